@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.fixtures.redis"]
+pytest_plugins = ["tests.fixtures.redis", "tests.fixtures.mongo", "tests.fixtures.documents"]

@@ -87,6 +87,9 @@ Condition = Eq | In | Range | Contains | ContainsAny | Text | Or | And
 
 @dataclass(frozen=True)
 class Index:
+    """Indexes on array fields are compound (array, sort key): they serve "mine, newest first" queries,
+    and the nx-27017 stand-in mis-evaluates equality through a single-field index on an array."""
+
     fields: tuple[str, ...]
     unique: bool = False
 

@@ -608,6 +608,22 @@ VIEW_MODELS: dict[ViewKind, type[View]] = {
 }
 
 
+def _storable(value: Any, path: str) -> None:
+    if value is None or isinstance(value, str | int | float | bool | datetime):
+        return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str) or k.startswith("$") or "." in k:
+                raise ValueError(f"{path}: key {k!r} cannot be stored (must be a string without '$' or '.')")
+            _storable(v, f"{path}.{k}")
+        return
+    if isinstance(value, list):
+        for i, v in enumerate(value):
+            _storable(v, f"{path}[{i}]")
+        return
+    raise ValueError(f"{path}: a {type(value).__name__} cannot be stored in a document")
+
+
 class ViewChange(Model):
     """Upsert (``value`` given) or delete (``value`` None) one view document."""
 
@@ -622,5 +638,8 @@ class ViewChange(Model):
             parsed = model.model_validate({**self.value, "key": self.key})
             if self.value.get("key", self.key) != self.key:
                 raise ValueError(f"{self.kind} change for key {self.key} carries key {self.value['key']}")
-            self.__dict__["value"] = parsed.model_dump()
+            dumped = parsed.model_dump()
+            # Checked here so that a batch is refused whole, before its first write.
+            _storable(dumped, f"{self.kind}[{self.key}]")
+            self.__dict__["value"] = dumped
         return self

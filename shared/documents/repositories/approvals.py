@@ -31,7 +31,7 @@ class ApprovalRepository(Repository):
             await self.audit(tx, actor, "approval.record", "approval", record.id, None, doc)
             return Saved[ApprovalRecord](item=record, created=True)
 
-        return await self.unit_of_work(work)
+        return await self.unit_of_work(work, actor)
 
     async def get(self, source: ApprovalSource | str, source_record_id: str) -> ApprovalRecord | None:
         doc = await self.driver.get(APPROVALS, f"{ApprovalSource(source)}:{source_record_id}")

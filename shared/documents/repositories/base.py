@@ -71,7 +71,10 @@ def summary(before: Doc | None, after: Doc | None) -> tuple[dict[str, Any] | Non
     if before is None or after is None:
         side = before if after is None else after
         return (None, _trim(side)) if before is None else (_trim(side), None)
-    keys = [k for k in after.keys() | before.keys() if k not in _NOT_SUMMARISED and before.get(k) != after.get(k)]
+    keys = [
+        k for k in after.keys() | before.keys()
+        if k not in _NOT_SUMMARISED and not k.startswith("_") and before.get(k) != after.get(k)
+    ]
     return ({k: before.get(k) for k in sorted(keys)}, {k: after.get(k) for k in sorted(keys)})
 
 
@@ -81,13 +84,27 @@ def _trim(doc: Doc | None) -> dict[str, Any] | None:
     return {k: v for k, v in doc.items() if k not in _NOT_SUMMARISED and not k.startswith("_")}
 
 
+def _check_actor(actor: object) -> None:
+    if not isinstance(actor, Actor):
+        raise InvalidInput(f"actor must be an Actor, got {type(actor).__name__}")
+
+
 class Repository:
     def __init__(self, driver: Driver, clock: Clock) -> None:
         self.driver = driver
         self.clock = clock
 
-    async def unit_of_work(self, work: Callable[[Transaction], Awaitable[R]]) -> R:
-        """Run ``work`` in a transaction, again on a write conflict or a stale ``rev``."""
+    async def unit_of_work(
+        self, work: Callable[[Transaction], Awaitable[R]], actor: Actor | None = None, *, audited: bool = True
+    ) -> R:
+        """Run ``work`` in a transaction, again on a write conflict or a stale ``rev``.
+
+        ``actor`` is checked before anything is written, so a bad one cannot leave an unaudited change.
+        Only writes that are their own record (outbox deliveries, exported engine state) pass
+        ``audited=False``.
+        """
+        if audited:
+            _check_actor(actor)
         for _attempt in range(MAX_ATTEMPTS):
             try:
                 async with self.driver.transaction() as tx:
@@ -106,8 +123,7 @@ class Repository:
         before: Doc | None,
         after: Doc | None,
     ) -> None:
-        if not isinstance(actor, Actor):
-            raise InvalidInput(f"actor must be an Actor, got {type(actor).__name__}")
+        _check_actor(actor)
         old, new = summary(before, after)
         entry = AuditEntry(
             # Wall-clock nanoseconds first: ids sort in writing order even when the domain clock stands still.

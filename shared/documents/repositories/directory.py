@@ -11,7 +11,7 @@ UNITS = "units"
 USERS = "users"
 SPECS = (
     CollectionSpec(UNITS, (Index(("kind", "county_code")), Index(("parent_id",)))),
-    CollectionSpec(USERS, (Index(("roles",)), Index(("unit_ids",)), Index(("project_codes",)))),
+    CollectionSpec(USERS, (Index(("roles", "username")), Index(("unit_ids", "username")))),
 )
 
 
@@ -31,7 +31,7 @@ class UnitRepository(Repository):
             await self.audit(tx, actor, "unit.save", "unit", unit.id, before, after)
             return Saved[Unit](item=unit, created=before is None)
 
-        return await self.unit_of_work(work)
+        return await self.unit_of_work(work, actor)
 
     async def get(self, unit_id: str) -> Unit | None:
         doc = await self.driver.get(UNITS, unit_id)
@@ -64,7 +64,7 @@ class UserRepository(Repository):
             await self.audit(tx, actor, "user.create", "user", user.username, None, doc)
             return user
 
-        return await self.unit_of_work(work)
+        return await self.unit_of_work(work, actor)
 
     async def save(self, user: User, *, actor: Actor) -> Saved[User]:
         """Create or replace a user (seeding, profile edits)."""
@@ -79,7 +79,7 @@ class UserRepository(Repository):
             await self.audit(tx, actor, "user.save", "user", user.username, before, after)
             return Saved[User](item=user, created=before is None)
 
-        return await self.unit_of_work(work)
+        return await self.unit_of_work(work, actor)
 
     async def set_active(self, username: str, active: bool, *, actor: Actor) -> User:
         async def work(tx: Transaction) -> User:
@@ -96,7 +96,7 @@ class UserRepository(Repository):
                              before, after)
             return user
 
-        return await self.unit_of_work(work)
+        return await self.unit_of_work(work, actor)
 
     async def get(self, username: str) -> User | None:
         doc = await self.driver.get(USERS, username)

@@ -82,7 +82,7 @@ class EngineViewRepository(Repository):
             )
             return True
 
-        return await self.unit_of_work(work)
+        return await self.unit_of_work(work, audited=False)
 
     async def exporter_position(self, exporter: str) -> int | None:
         doc = await self.driver.get(EXPORTERS, exporter)

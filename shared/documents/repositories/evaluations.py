@@ -47,7 +47,7 @@ class EvaluationRepository(Repository):
             await self.audit(tx, actor, "evaluation.add", "evaluation", eval_id, None, doc)
             return Saved[Evaluation](item=evaluation, created=True)
 
-        return await self.unit_of_work(work)
+        return await self.unit_of_work(work, actor)
 
     async def list(
         self, *, project_code: str | None = None, county_code: str | None = None, period: Period | None = None,

@@ -50,7 +50,7 @@ class FlagRepository(Repository):
             await self.audit(tx, actor, "flag.raise", "flag", flag.id, None, doc)
             return Saved[Flag](item=flag, created=True)
 
-        return await self.unit_of_work(work)
+        return await self.unit_of_work(work, actor)
 
     async def lift(self, flag_id: str, *, at: datetime, actor: Actor) -> Flag:
         """Lift a flag; lifting a lifted flag returns it unchanged."""
@@ -72,7 +72,7 @@ class FlagRepository(Repository):
             await self.audit(tx, actor, "flag.lift", "flag", flag_id, before, after)
             return flag
 
-        return await self.unit_of_work(work)
+        return await self.unit_of_work(work, actor)
 
     async def lift_for(self, *, unit_id: str, problem_id: str, at: datetime, actor: Actor) -> Flag | None:
         """Lift the open flag of a (unit, problem) pair, if there is one."""

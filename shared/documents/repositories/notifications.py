@@ -40,7 +40,7 @@ class NotificationRepository(Repository):
                 raise Stale("notification enqueued concurrently")
             return Saved[Notification](item=note, created=True)
 
-        return await self.unit_of_work(work)
+        return await self.unit_of_work(work, audited=False)
 
     async def claim_for_sending(
         self, notification_id: str, *, at: datetime, lease: timedelta = timedelta(minutes=5)
@@ -113,4 +113,4 @@ class NotificationRepository(Repository):
             await self.replace(NOTIFICATIONS, tx, before, after)
             return from_doc(Notification, after)
 
-        return await self.unit_of_work(work)
+        return await self.unit_of_work(work, audited=False)

@@ -35,7 +35,7 @@ SPECS = (
         Index(("closed_at",)),
         Index(("project_code",)),
         Index(("county_code", "status")),
-        Index(("unit_ids",)),
+        Index(("unit_ids", "raised_at")),
         Index(("due_at",)),
     )),
 )
@@ -103,7 +103,7 @@ class ProblemRepository(Repository):
             await self.audit(tx, actor, "problem.create", "problem", problem_id, None, doc)
             return Saved[Problem](item=problem, created=True)
 
-        return await self.unit_of_work(work)
+        return await self.unit_of_work(work, actor)
 
     async def get(self, problem_id: str) -> Problem | None:
         doc = await self.driver.get(PROBLEMS, problem_id)
@@ -255,7 +255,7 @@ class ProblemRepository(Repository):
             await self.audit(tx, actor, action, "problem", problem_id, before, after)
             return from_doc(Problem, after)
 
-        return await self.unit_of_work(work)
+        return await self.unit_of_work(work, actor)
 
 
 def _status(status: ProblemStatus | str) -> ProblemStatus:

@@ -42,7 +42,7 @@ SPECS = (
         Index(("signed_at",)),
         Index(("last_progress_at",)),
         Index(("assistant_unit_id",)),
-        Index(("investor_user_ids",)),
+        Index(("investor_user_ids", "signed_at")),
     )),
 )
 
@@ -141,7 +141,7 @@ class ProjectRepository(Repository):
             await self.audit(tx, actor, "project.update", "project", current.project_code, before, after)
             return Saved[Project](item=from_doc(Project, after), created=False)
 
-        return await self.unit_of_work(work)
+        return await self.unit_of_work(work, actor)
 
     async def record_stage(
         self, project_code: str, stage: Stage | str, *, at: datetime, source: str, actor: Actor
@@ -220,4 +220,4 @@ class ProjectRepository(Repository):
             await self.audit(tx, actor, action, "project", project_code, before, after)
             return from_doc(Project, after)
 
-        return await self.unit_of_work(work)
+        return await self.unit_of_work(work, actor)

@@ -25,8 +25,8 @@ TASKS = "tasks"
 SPECS = (
     CollectionSpec(TASKS, (
         Index(("status", "assignee")),
-        Index(("candidate_groups",)),
-        Index(("candidate_users",)),
+        Index(("candidate_groups", "status")),
+        Index(("candidate_users", "status")),
         Index(("process_instance_key",)),
         Index(("project_code",)),
         Index(("created_at",)),
@@ -66,7 +66,7 @@ class TaskRepository(Repository):
             await self.audit(tx, actor, "task.create", "task", task.job_key, None, doc)
             return Saved[Task](item=task, created=True)
 
-        return await self.unit_of_work(work)
+        return await self.unit_of_work(work, actor)
 
     async def get(self, job_key: int) -> Task | None:
         doc = await self.driver.get(TASKS, job_key)
@@ -182,7 +182,7 @@ class TaskRepository(Repository):
             await self.audit(tx, actor, action, "task", job_key, before, after)
             return from_doc(Task, after)
 
-        return await self.unit_of_work(work)
+        return await self.unit_of_work(work, actor)
 
 
 def _unassigned_and(condition: Condition) -> Condition:
