@@ -91,10 +91,15 @@ def same(expected: Any, actual: Any) -> bool:
             return False
         if expected == actual:
             return True
-        # the TCK writes some results with fewer digits than 34
-        diff = abs(expected - actual)
-        scale = max(abs(expected), Decimal(1))
-        return diff / scale < Decimal("1e-25")
+        # the TCK writes irrational results rounded (e.g. exp(4) as 54.59815003): accept ours when it
+        # rounds to the expected value at the expected number of decimals, given enough digits
+        exponent = expected.as_tuple().exponent
+        if isinstance(exponent, int) and len(expected.as_tuple().digits) >= 8:
+            try:
+                return actual.quantize(Decimal(1).scaleb(exponent)) == expected
+            except InvalidOperation:
+                return False
+        return False
     if isinstance(expected, list):
         return isinstance(actual, list) and len(expected) == len(actual) and all(
             same(e, a) for e, a in zip(expected, actual, strict=True)

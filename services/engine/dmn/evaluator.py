@@ -226,7 +226,10 @@ class _Evaluation:
                 raise rt.InvocationFailure("functions nested too deeply")
             local = {}
             for (p, type_ref), a in zip(params, args, strict=False):
-                local[p] = self.coerce(a, type_ref)
+                value = self.coerce(a, type_ref)
+                if value is None and a is not None:
+                    raise rt.InvocationFailure(f"parameter '{p}' does not conform to type '{type_ref}'")
+                local[p] = value
             self.depth += 1
             try:
                 return self.expression(expr.body, ChainMap(local, scope))

@@ -81,7 +81,9 @@ def _str(v: Any, what: str = "string") -> str:
 
 def _list(v: Any) -> list[Any]:
     if type(v) is not list:
-        raise Fail(f"expected list but found '{repr_value(v)}'")
+        if v is None:
+            raise Fail("expected list but found 'null'")
+        return [v]  # a single value where a list is expected is a list of one (DMN 1.5 10.3.2.9.4)
     return v
 
 
@@ -242,8 +244,7 @@ def _duration(ctl, v):
 def _ym_duration(ctl, a, b):
     if type(a) not in (dt.date, dt.datetime) or type(b) not in (dt.date, dt.datetime):
         raise Fail(f"expected dates but found '{repr_value(a)}' and '{repr_value(b)}'")
-    if type(a) is dt.datetime and type(b) is dt.datetime and (a.tzinfo is None) == (b.tzinfo is None):
-        return YearMonthDuration(months_between(a, b))
+    # only the dates count (DMN 1.5: the time of day does not shorten a month)
     return YearMonthDuration(months_between(dt.date(a.year, a.month, a.day), dt.date(b.year, b.month, b.day)))
 
 
@@ -275,15 +276,20 @@ def _pos_substring(s: str, start: Decimal, length: Decimal | None) -> str:
     begin = max(begin, 0)
     if length is None:
         return "".join(chars[begin:])
-    ln = int(length.to_integral_value(ROUND_HALF_EVEN))
+    ln = int(length)
     if ln < 0:
         raise Fail("length must not be negative")
     return "".join(chars[begin : begin + ln])
 
 
-@builtin("substring", "string, start position, length", optional=1)
-def _substring(ctl, s, start, length):
-    return _pos_substring(_str(s), _num(start), None if length is None else _num(length))
+@builtin("substring", "string, start position")
+def _substring(ctl, s, start):
+    return _pos_substring(_str(s), _num(start), None)
+
+
+@builtin("substring", "string, start position, length")
+def _substring_length(ctl, s, start, length):
+    return _pos_substring(_str(s), _num(start), _num(length))
 
 
 @builtin("string length", "string")
@@ -684,7 +690,17 @@ def _sort(ctl, items, precedes):
     return msort(list(items))
 
 
-@builtin("string join", "list, delimiter, prefix, suffix", optional=3)
+@builtin("string join", "list")
+def _string_join1(ctl, items):
+    return _string_join(ctl, items, "", None, None)
+
+
+@builtin("string join", "list, delimiter")
+def _string_join2(ctl, items, delimiter):
+    return _string_join(ctl, items, _str(delimiter) if delimiter is not None else None, None, None)
+
+
+@builtin("string join", "list, delimiter, prefix, suffix")
 def _string_join(ctl, items, delimiter, prefix, suffix):
     items = _list(items)
     parts = []
@@ -715,7 +731,7 @@ def _partition(ctl, items, size):
 
 
 def _scale(scale: Any) -> int:
-    s = _int(scale, "scale")
+    s = int(_num(scale, "scale"))
     if not -6111 <= s <= 6176:
         raise Fail(f"scale out of range: {s}")
     return s
@@ -724,6 +740,8 @@ def _scale(scale: Any) -> int:
 def _round(n: Any, scale: Any, mode: str) -> Decimal:
     d = _num(n)
     s = _scale(scale)
+    if d.is_zero() or -d.as_tuple().exponent <= s:
+        return d  # already has at most `scale` decimals (also avoids exceeding 34 digits)
     return d.quantize(Decimal(1).scaleb(-s), rounding=mode, context=NUMBER_CONTEXT)
 
 
@@ -732,34 +750,64 @@ def _decimal(ctl, n, scale):
     return _round(n, scale, ROUND_HALF_EVEN)
 
 
-@builtin("floor", "n, scale", optional=1)
-def _floor(ctl, n, scale):
-    return _round(n, Decimal(0) if scale is None else scale, ROUND_FLOOR)
+@builtin("floor", "n")
+def _floor(ctl, n):
+    return _round(n, Decimal(0), ROUND_FLOOR)
 
 
-@builtin("ceiling", "n, scale", optional=1)
-def _ceiling(ctl, n, scale):
-    return _round(n, Decimal(0) if scale is None else scale, ROUND_CEILING)
+@builtin("floor", "n, scale")
+def _floor_scale(ctl, n, scale):
+    return _round(n, scale, ROUND_FLOOR)
 
 
-@builtin("round up", "n, scale", optional=1)
-def _round_up(ctl, n, scale):
-    return _round(n, Decimal(0) if scale is None else scale, ROUND_UP)
+@builtin("ceiling", "n")
+def _ceiling(ctl, n):
+    return _round(n, Decimal(0), ROUND_CEILING)
 
 
-@builtin("round down", "n, scale", optional=1)
-def _round_down(ctl, n, scale):
-    return _round(n, Decimal(0) if scale is None else scale, ROUND_DOWN)
+@builtin("ceiling", "n, scale")
+def _ceiling_scale(ctl, n, scale):
+    return _round(n, scale, ROUND_CEILING)
 
 
-@builtin("round half up", "n, scale", optional=1)
-def _round_half_up(ctl, n, scale):
-    return _round(n, Decimal(0) if scale is None else scale, ROUND_HALF_UP)
+@builtin("round up", "n")
+def _round_up(ctl, n):
+    return _round(n, Decimal(0), ROUND_UP)
 
 
-@builtin("round half down", "n, scale", optional=1)
-def _round_half_down(ctl, n, scale):
-    return _round(n, Decimal(0) if scale is None else scale, ROUND_HALF_DOWN)
+@builtin("round up", "n, scale")
+def _round_up_scale(ctl, n, scale):
+    return _round(n, scale, ROUND_UP)
+
+
+@builtin("round down", "n")
+def _round_down(ctl, n):
+    return _round(n, Decimal(0), ROUND_DOWN)
+
+
+@builtin("round down", "n, scale")
+def _round_down_scale(ctl, n, scale):
+    return _round(n, scale, ROUND_DOWN)
+
+
+@builtin("round half up", "n")
+def _round_half_up(ctl, n):
+    return _round(n, Decimal(0), ROUND_HALF_UP)
+
+
+@builtin("round half up", "n, scale")
+def _round_half_up_scale(ctl, n, scale):
+    return _round(n, scale, ROUND_HALF_UP)
+
+
+@builtin("round half down", "n")
+def _round_half_down(ctl, n):
+    return _round(n, Decimal(0), ROUND_HALF_DOWN)
+
+
+@builtin("round half down", "n, scale")
+def _round_half_down_scale(ctl, n, scale):
+    return _round(n, scale, ROUND_HALF_DOWN)
 
 
 @builtin("abs", "n")
@@ -829,6 +877,7 @@ def _random_number(ctl):
 # context
 
 
+@builtin("get value", "m, key")
 @builtin("get value", "context, key")
 def _get_value(ctl, c, key):
     c = _ctx(c)
@@ -848,6 +897,7 @@ def _get_value_path(c: dict[str, Any], keys: list[Any]) -> Any:
     return cur
 
 
+@builtin("get entries", "m")
 @builtin("get entries", "context")
 def _get_entries(ctl, c):
     return [{"key": k, "value": v} for k, v in _ctx(c).items()]
@@ -947,8 +997,10 @@ def _last_day_of_month(ctl, d):
     return dt.date(d.year, d.month, calendar.monthrange(d.year, d.month)[1])
 
 
-@builtin("is", "value1, value2")
+@builtin("is", "value1, value2", optional=2)
 def _is(ctl, a, b):
+    if a is None or b is None:
+        return False
     if type(a) is not type(b):
         return False
     if type(a) in (dt.datetime, dt.time):

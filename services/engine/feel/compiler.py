@@ -114,6 +114,15 @@ def _c_list(node: Node) -> Fn:
 
 def _c_context(node: Node) -> Fn:
     entries = [(k, compile_node(n)) for k, n in node[2]]
+    keys = [k for k, _ in entries]
+    if len(set(keys)) != len(keys):
+        duplicate = next(k for k in keys if keys.count(k) > 1)
+
+        def duplicate_key(env: Env) -> Any:
+            env.ctl.warn(f"Duplicate context key '{duplicate}'")
+            return None
+
+        return duplicate_key
 
     def make_context(env: Env) -> Any:
         result: dict[str, Any] = {}
@@ -132,7 +141,10 @@ def _c_range(node: Node) -> Fn:
 
     def make_range(env: Env) -> Any:
         s, e = fs(env), fe(env)
-        if s is not None and e is not None and rt.compare_kind(s) != rt.compare_kind(e):
+        if s is None or e is None:
+            env.ctl.warn(f"Invalid range definition '{repr_value(s)}..{repr_value(e)}'")
+            return None
+        if rt.compare_kind(s) != rt.compare_kind(e):
             env.ctl.warn(f"Invalid range definition '{repr_value(s)}..{repr_value(e)}'")
             return None
         if (s is not None and rt.compare_kind(s) is None) or (e is not None and rt.compare_kind(e) is None):
@@ -141,6 +153,22 @@ def _c_range(node: Node) -> Fn:
         return Range(s, e, start_incl and s is not None, end_incl and e is not None)
 
     return make_range
+
+
+def _c_open_range(node: Node) -> Fn:
+    op = node[2]
+    fe = compile_node(node[3])
+
+    def make_open_range(env: Env) -> Any:
+        v = fe(env)
+        if rt.compare_kind(v) is None:
+            env.ctl.warn(f"Invalid range definition '{op}{repr_value(v)}'")
+            return None
+        if op in ("<", "<="):
+            return Range(None, v, False, op == "<=")
+        return Range(v, None, op == ">=", False)
+
+    return make_open_range
 
 
 # ---------------------------------------------------------------------------------------------
@@ -355,6 +383,13 @@ def compile_test(node: Node) -> Test:
 
         return const_test
     fe = compile_node(expr)
+    if expr[0] in ("range", "open_range"):
+
+        def range_test(env: Env, x: Any) -> Any:
+            r = fe(env)
+            return None if r is None else in_range(x, r, env.ctl)
+
+        return range_test
 
     def expr_test(env: Env, x: Any) -> Any:
         v = fe(env)
@@ -362,8 +397,10 @@ def compile_test(node: Node) -> Test:
             return True
         if type(v) is Range:
             return in_range(x, v, env.ctl)
-        if type(v) is list and rt.list_contains(v, x):
-            return True
+        if type(v) is list:
+            for i in v:
+                if (in_range(x, i, None) if type(i) is Range else equal(x, i)) is True:
+                    return True
         r = equal(x, v, env.ctl)
         if r is True:
             return True
@@ -438,13 +475,13 @@ def _type_check(spec: Node) -> Callable[[Any], bool]:
         return lambda v: v is not None
     if name == "list" and args:
         inner = _type_check(args[0])
-        return lambda v: type(v) is list and all(inner(i) for i in v)
+        return lambda v: type(v) is list and all(i is None or inner(i) for i in v)
     if name == "range" and args:
         inner = _type_check(args[0])
         return lambda v: type(v) is Range and all(inner(i) for i in (v.start, v.end) if i is not None)
     if name == "context" and args:
         checks = [(k, _type_check(t)) for k, t in args]
-        return lambda v: type(v) is dict and all(k in v and c(v[k]) for k, c in checks)
+        return lambda v: type(v) is dict and all(k in v and (v[k] is None or c(v[k])) for k, c in checks)
     return lambda v: type_name(v) == name
 
 
@@ -553,8 +590,10 @@ def _c_filter(node: Node) -> Fn:
         ctl.spend(len(items))
         out = []
         for n, item in enumerate(items):
-            scope = dict(item) if type(item) is dict else {}
-            scope["item"] = item
+            # entries of a context item shadow the name "item" (as in Camunda FEEL)
+            scope = {"item": item}
+            if type(item) is dict:
+                scope.update(item)
             r = ff(env.child(scope))
             if n == 0 and type(r) is Decimal:
                 return _index(items, r, ctl)
@@ -590,6 +629,9 @@ def _iterable(v: Any, ctl: Ctl) -> list[Any] | None:
     if type(v) is list:
         return v
     if type(v) is Range and v.start is not None and v.end is not None:
+        if compare("<=", v.start, v.end, ctl) is not True:
+            ctl.warn(f"Can't iterate over the range '{repr_value(v)}'")
+            return None
         return _range_items(v.start, v.end, ctl, v.start_included, v.end_included)
     if v is None:
         ctl.warn("Expected list but found 'null'")
@@ -707,12 +749,18 @@ def _c_quantified(node: Node) -> Fn:
 
 
 def _c_fdef(node: Node) -> Fn:
-    params = list(node[2])
+    params = [p for p, _ in node[2]]
+    checks = [(p, t[2], _type_check(t)) for p, t in node[2] if t is not None]
     body = compile_node(node[3])
 
     def define(env: Env) -> Any:
         def invoke(ctl: Ctl, *args: Any) -> Any:
-            scope = Env(dict(zip(params, args, strict=False)), env, env.root, ctl)
+            bound = dict(zip(params, args, strict=False))
+            for p, tname, check in checks:
+                v = bound.get(p)
+                if v is not None and not check(v):
+                    raise rt.InvocationFailure(f"parameter '{p}' expects {tname} but found '{repr_value(v)}'")
+            scope = Env(bound, env, env.root, ctl)
             return body(scope)
 
         return FeelFunction("anonymous function", params, invoke, user=True)
@@ -732,8 +780,16 @@ def _c_external(node: Node) -> Fn:
     return define
 
 
+_FOLDABLE = frozenset({"date", "time", "date and time", "duration"})
+
+
 def _c_call(node: Node) -> Fn:
     _, _, fnode, args, named = node
+    if fnode[0] == "name" and fnode[2] in _FOLDABLE and not named and len(args) == 1 and args[0][0] == "str":
+        # date("2026-01-01"), duration("P90D"): the same value on every evaluation
+        value = BUILTINS[fnode[2]][0].invoke(None, args[0][2])
+        if value is not None:
+            return _c_const(("const", node[1], value))
     if named:
         fargs_named = [(k, compile_node(a)) for k, a in args]
     else:
@@ -836,6 +892,7 @@ _COMPILERS: dict[str, Callable[[Node], Fn]] = {
     "list": _c_list,
     "context": _c_context,
     "range": _c_range,
+    "open_range": _c_open_range,
     "neg": _c_neg,
     "arith": _c_arith,
     "cmp": _c_cmp,

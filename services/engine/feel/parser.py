@@ -64,12 +64,25 @@ class Token:
         return f"'{self.value}'"
 
 
+_NAME_START_RANGES = (
+    (0xC0, 0xD6), (0xD8, 0xF6), (0xF8, 0x2FF), (0x370, 0x37D), (0x37F, 0x1FFF), (0x200C, 0x200D),
+    (0x2070, 0x218F), (0x2C00, 0x2FEF), (0x3001, 0xD7FF), (0xF900, 0xFDCF), (0xFDF0, 0xFFFD),
+    (0x10000, 0xEFFFF),
+)  # fmt: skip
+
+
 def _is_name_start(ch: str) -> bool:
-    return ch.isalpha() or ch == "_" or ch == "$"
+    if ch.isascii():
+        return ch.isalpha() or ch == "_" or ch == "$"
+    o = ord(ch)
+    return any(lo <= o <= hi for lo, hi in _NAME_START_RANGES)
 
 
 def _is_name_part(ch: str) -> bool:
-    return ch.isalnum() or ch == "_" or ch == "$"
+    if ch.isascii():
+        return ch.isalnum() or ch == "_" or ch == "$"
+    o = ord(ch)
+    return _is_name_start(ch) or o == 0xB7 or 0x300 <= o <= 0x36F or 0x203F <= o <= 0x2040 or ch.isdigit()
 
 
 def tokenize(src: str) -> list[Token]:
@@ -99,6 +112,15 @@ def tokenize(src: str) -> list[Token]:
                 j += 1
                 while j < n and src[j].isdigit():
                     j += 1
+            if j < n and src[j] in "eE":
+                # exponent (DMN 1.5): 1.23e4, 1e-3
+                k = j + 1
+                if k < n and src[k] in "+-":
+                    k += 1
+                if k < n and src[k].isdigit():
+                    while k < n and src[k].isdigit():
+                        k += 1
+                    j = k
             text = src[i:j]
             tokens.append(Token("num", NUMBER_CONTEXT.create_decimal(text), i, j))
             i = j
@@ -642,12 +664,14 @@ class Parser:
     def function_definition(self) -> Node:
         t = self.advance()
         self.expect_op("(")
-        params: list[str] = []
+        params: list[tuple[str, Node | None]] = []
         while not self.is_op(")"):
-            params.append(self.name_words())
+            pname = self.name_words()
+            ptype = None
             if self.is_op(":"):
                 self.advance()
-                self.type_spec()
+                ptype = self.type_spec()
+            params.append((pname, ptype))
             if not self.is_op(","):
                 break
             self.advance()
@@ -655,12 +679,19 @@ class Parser:
         if self.is_word("external"):
             self.advance()
             self.context()
-            return ("external", t.pos, params)
+            return ("external", t.pos, [p for p, _ in params])
         body = self.expression()
         return ("fdef", t.pos, params, body)
 
     def paren(self) -> Node:
         t = self.advance()
+        op = self.tok
+        if op.kind == "op" and op.value in ("<", "<=", ">", ">="):
+            # DMN 1.5 range from a unary comparison: (< 10), (>= 5)
+            self.advance()
+            end = self.math()
+            self.expect_op(")")
+            return ("open_range", t.pos, op.value, end)
         node = self.expression()
         if self.is_op(".."):
             return self.range_rest(t, False, node)

@@ -88,8 +88,9 @@ def _compile(pattern: str, flags: str) -> _Bounded:
             raise InvocationFailure(f"illegal regular expression flag '{f}'")
     if "q" in flags:
         pattern = re.escape(pattern)
-    elif "\\p{" in pattern or "\\P{" in pattern:
-        raise InvocationFailure("unicode category escapes are not supported")
+    else:
+        pattern = _translate(pattern, "x" in flags, "s" in flags, "m" in flags)
+        py_flags &= ~re.VERBOSE
     try:
         tree = _p.parse(pattern, py_flags)
     except (re.error, OverflowError, RecursionError, ValueError) as e:
@@ -101,14 +102,66 @@ def _compile(pattern: str, flags: str) -> _Bounded:
         raise InvocationFailure(f"invalid regular expression: {e}") from None
 
 
+def _translate(pattern: str, extended: bool, dotall: bool, multiline: bool) -> str:
+    """XPath regex syntax to Python's: '.' excludes CR as well as LF, '$' is the very end,
+    'x' drops whitespace outside classes, and escapes Python reads differently are refused."""
+    out: list[str] = []
+    i = 0
+    n = len(pattern)
+    in_class = 0
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            j = i + 1
+            while extended and not in_class and j < n and pattern[j] in " \t\n\r":
+                j += 1  # "x" removes whitespace before the pattern is read: "\ s" is "\s"
+            if j >= n:
+                raise InvocationFailure("invalid regular expression: trailing backslash")
+            nxt = pattern[j]
+            if nxt in "pP" or nxt in "iIcC":
+                raise InvocationFailure(f"the escape '\\{nxt}' is not supported in patterns")
+            if in_class and nxt.isdigit():
+                raise InvocationFailure("back-references are not allowed in a character class")
+            if not in_class and nxt == "0":
+                raise InvocationFailure("invalid escape '\\0'")
+            if nxt in "AZzbBgN" or (nxt == "x" and not in_class):
+                raise InvocationFailure(f"the escape '\\{nxt}' is not part of XPath regular expressions")
+            out.append("\\" + nxt)
+            i = j + 1
+            continue
+        if in_class:
+            if c == "[":
+                if out and out[-1] == "-":
+                    raise InvocationFailure("character class subtraction is not supported")
+                in_class += 1
+            elif c == "]":
+                in_class -= 1
+            out.append(c)
+        elif extended and c in " \t\n\r":
+            pass
+        elif c == "[":
+            in_class = 1
+            out.append(c)
+            if i + 1 < n and pattern[i + 1] == "]":
+                raise InvocationFailure("empty character class")
+        elif c == "." and not dotall:
+            out.append("[^\\n\\r]")
+        elif c == "$" and not multiline:
+            out.append("\\Z")
+        else:
+            out.append(c)
+        i += 1
+    return "".join(out)
+
+
 def _check_safe(tree: Any, inside_repeat: bool, depth: int) -> bool:
     """Refuses nested unbounded repetition and back-references; returns True if tree repeats."""
     if depth > 50:
         raise InvocationFailure("regular expression nested too deeply")
     repeats = False
     for op, arg in tree:
-        if op in (_c.GROUPREF, getattr(_c, "GROUPREF_EXISTS", None)):
-            raise InvocationFailure("back-references are not supported in patterns")
+        if op == getattr(_c, "GROUPREF_EXISTS", None):
+            raise InvocationFailure("conditional groups are not supported in patterns")
         if op in _REPEATS:
             _low, high, sub = arg
             unbounded = high == _c.MAXREPEAT or high > 100

@@ -377,7 +377,7 @@ def call(ctl: Ctl, fn: FeelFunction, args: list[Any]) -> Any:
     n = len(args)
     if fn.varargs:
         fixed = len(fn.params) - 1
-        if n < fixed:
+        if n < fixed or n == 0:
             return _no_function(ctl, fn.name, n)
         rest = args[fixed:]
         if len(rest) == 1 and type(rest[0]) is list and fixed == 0:
@@ -424,8 +424,8 @@ def bind_named(fn: FeelFunction, named: dict[str, Any]) -> list[Any] | None:
         # user functions get null for missing parameters; built-ins need their required ones
         return None
     args = [named.get(p) for p in params]
-    if fn.varargs and type(args[-1]) is not list:
-        args[-1] = [] if args[-1] is None else [args[-1]]
+    if fn.varargs and args[-1] is not None and type(args[-1]) is not list:
+        args[-1] = [args[-1]]
     return args
 
 

@@ -16,14 +16,14 @@ from zoneinfo import ZoneInfo
 
 from .values import UTC, YearMonthDuration
 
-_DATE = re.compile(r"(-?\d{4,9})-(\d{2})-(\d{2})")
+_DATE = re.compile(r"(-?(?:[1-9]\d{4,8}|\d{4}))-(\d{2})-(\d{2})")
 _TIME = re.compile(
     r"(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?"
     r"(Z|[+-]\d{2}:\d{2}(?::\d{2})?|@[A-Za-z][A-Za-z0-9_+\-/]*)?(?:\[([A-Za-z][A-Za-z0-9_+\-/]*)\])?"
 )
 _DURATION = re.compile(
     r"(-)?P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?"
-    r"(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)(?:\.(\d{1,9}))?S)?)?"
+    r"(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)(?:\.(\d{0,9}))?S)?)?"
 )
 
 _MAX_DURATION_DAYS = 999_999_999
@@ -156,7 +156,7 @@ def parse_temporal(text: str) -> Any:
     """Value of an ``@"..."`` literal: date, time, date and time or duration."""
     if text.startswith(("P", "-P")):
         return parse_duration(text)
-    if "T" in text:
+    if "T" in text.split("@", 1)[0]:
         return parse_datetime(text)
     if _DATE.fullmatch(text):
         return parse_date(text)

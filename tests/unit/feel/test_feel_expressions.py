@@ -350,9 +350,8 @@ def test_compiled_expressions_are_cached() -> None:
 
 
 def test_feel_values_in_mapping_are_accepted() -> None:
-    from decimal import Decimal
-
     import datetime as dt
+    from decimal import Decimal
 
     r = compile_expression("d + duration(\"P1D\")").evaluate({"d": dt.date(2026, 1, 1)})
     assert r == dt.date(2026, 1, 2)
