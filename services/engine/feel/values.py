@@ -332,7 +332,28 @@ def to_string(v: Any) -> str:
         return format_day_time_duration(v)
     if t is YearMonthDuration:
         return format_year_month_duration(v)
-    return repr_value(v)
+    return literal_text(v)
+
+
+def _is_plain_name(key: str) -> bool:
+    return bool(key) and (key[0].isalpha() or key[0] == "_") and all(c.isalnum() or c in "_ " for c in key)
+
+
+def literal_text(v: Any) -> str:
+    """FEEL literal text of a value, as string() writes lists and contexts: {a: "x", "b c": [1]}."""
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, list):
+        return "[" + ", ".join(literal_text(i) for i in v) + "]"
+    if isinstance(v, dict):
+        parts = []
+        for k, i in v.items():
+            key = k if _is_plain_name(k) and not k.endswith(" ") else literal_text(k)
+            parts.append(f"{key}: {literal_text(i)}")
+        return "{" + ", ".join(parts) + "}"
+    if isinstance(v, Range | FeelFunction):
+        return repr_value(v)
+    return to_string(v)
 
 
 def repr_value(v: Any) -> str:
