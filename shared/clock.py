@@ -51,7 +51,7 @@ class FixedClock:
 class EngineClock:
     """Domain time that follows a Zeebe engine's clock (``GET {management_url}/actuator/clock``).
 
-    The engine's time is kept as an offset from the local monotonic-free wall clock, so ``now()`` costs no
+    The engine's time is kept as an offset from the local wall clock, so ``now()`` costs no
     I/O. ``refresh()`` measures the offset again (call it after moving the engine clock); ``start()`` keeps
     it fresh in the background. An engine whose clock endpoint is absent (404: clock not controllable)
     runs on real time, so the offset is zero.
