@@ -14,6 +14,7 @@ optimistic ``rev`` check, and figures are computed by the repositories.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -23,7 +24,7 @@ from urllib.parse import urlsplit
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
+from pymongo.errors import CollectionInvalid, DuplicateKeyError, OperationFailure, PyMongoError
 
 from shared.documents.driver import (
     And,
@@ -121,14 +122,19 @@ class MongoDriver(Driver):
         self.atomic_transactions = False
 
     async def open(self, collections: Sequence[CollectionSpec]) -> None:
-        hello = await self.client.admin.command("hello")
+        try:
+            hello = await self.client.admin.command("hello")
+        except OperationFailure:  # servers before 4.4.2 only know the legacy name
+            hello = await self.client.admin.command("isMaster")
         supported = "setName" in hello or hello.get("msg") == "isdbgrid"
         self.atomic_transactions = supported if self._transactions_override is None else self._transactions_override
         existing = set(await self.db.list_collection_names())
         for spec in collections:
             if spec.name not in existing:
-                # Collections must exist before a transaction writes to them on older servers.
-                await self.db.create_collection(spec.name)
+                # Collections must exist before a transaction writes to them on older servers. Another
+                # process opening the store at the same moment may win the race: that is fine.
+                with contextlib.suppress(CollectionInvalid):
+                    await self.db.create_collection(spec.name)
             for index in spec.indexes:
                 name = f"ix_{'_'.join(f.replace('.', '_') for f in index.fields)}"
                 await self.db[spec.name].create_index(
