@@ -14,7 +14,8 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Literal, Self
+from typing import Any, Literal, Self
+from urllib.parse import urlsplit
 
 Persistence = Literal["none", "rdb", "aof"]
 
@@ -66,9 +67,18 @@ class RedisServer:
         self.persistence = persistence
         self.binary = Path(binary) if binary else find_redis_server()
         self._own_dir = data_dir is None
-        self.data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="qly-redis-"))
+        # Absolute: redis-server changes into --dir before it opens the log file.
+        self.data_dir = (Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="qly-redis-"))).resolve()
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def for_url(cls, url: str, **options: Any) -> RedisServer:
+        """A server listening where ``url`` (e.g. REDIS_URL) points; the host must be this machine."""
+        parts = urlsplit(url)
+        if parts.scheme != "redis" or parts.hostname not in ("127.0.0.1", "localhost"):
+            raise RedisServerError(f"can only start a local server for redis://127.0.0.1:<port>, not {url!r}")
+        return cls(port=parts.port or 6379, **options)
 
     @property
     def url(self) -> str:
@@ -144,3 +154,23 @@ class RedisServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def main() -> None:
+    """``python -m shared.redis_server``: run a persistent server where REDIS_URL points until SIGTERM."""
+    import signal
+
+    from shared.settings import RedisSettings
+
+    server = RedisServer.for_url(RedisSettings().redis_url, data_dir="data/redis", persistence="aof").start()
+    print(f"redis-server ({server.binary}) listening at {server.url}", flush=True)
+    signals = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    try:
+        signal.sigwait(signals)
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -63,6 +63,10 @@ class DocumentStore:
     def atomic(self) -> bool:
         return self.driver.atomic_transactions
 
+    async def ping(self) -> None:
+        """Raise if the database cannot answer a read (for readiness checks)."""
+        await self.driver.get(engine_views.EXPORTERS, "__ping__")
+
     async def close(self) -> None:
         await self.driver.close()
 
