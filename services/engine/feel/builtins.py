@@ -339,7 +339,7 @@ def _ends_with(ctl, s, m):
 @builtin("matches", "input, pattern, flags", optional=1)
 def _matches(ctl, s, pattern, flags):
     rx = compile_xpath_regex(_str(pattern), None if flags is None else _str(flags))
-    return rx.search(_str(s)) is not None
+    return rx.search(_str(s))
 
 
 def _replacement(rep: str) -> str:
@@ -372,7 +372,7 @@ def _replacement(rep: str) -> str:
 def _replace(ctl, s, pattern, rep, flags):
     rx = compile_xpath_regex(_str(pattern), None if flags is None else _str(flags))
     s = _str(s)
-    if rx.search("") is not None and rx.pattern != "":
+    if rx.search(""):
         raise Fail("pattern matches the empty string")
     literal = flags is not None and "q" in flags
     repl = _str(rep).replace("\\", "\\\\") if literal else _replacement(_str(rep))
@@ -392,7 +392,7 @@ def _split(ctl, s, delimiter):
 @builtin("extract", "input, pattern")
 def _extract(ctl, s, pattern):
     rx = compile_xpath_regex(_str(pattern), None)
-    return [m.group(0) for m in rx.finditer(_str(s))]
+    return rx.findall(_str(s))
 
 
 @builtin("trim", "string")

@@ -36,6 +36,8 @@ _KEYWORD_NAMES = (
     ("days", "and", "time", "duration"),
     ("date", "and", "time"),
     ("get", "or", "else"),
+    ("and",),
+    ("or",),
 )
 
 _OPERATORS = ("..", "**", "<=", ">=", "!=", "(", ")", "[", "]", "{", "}", ",", ":", ".",

@@ -1,14 +1,19 @@
 """Regular expressions from FEEL text (XPath flavour) compiled for Python's ``re``, bounded.
 
-Patterns come from user input and Python's backtracking engine has no timeout, so patterns
-whose matching time can explode (a repeated group that itself contains an unbounded repeat, as
-in ``(a+)+``, and back-references) are refused: the calling function gives null with a warning.
-Inputs are limited in length for the same reason.
+Patterns come from user input and Python's backtracking engine has no timeout. Patterns whose
+matching time can explode are recognised by their shape (an unbounded repetition of something
+that contains an alternation or another repetition, as in ``(a+)+`` or ``(a|aa)*``, or a
+back-reference) and run in a separate Python process that is killed after ``TIMEOUT`` seconds;
+the calling function then gives null with a warning. Ordinary patterns run in-process. Inputs
+are limited in length as well.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from functools import lru_cache
 from typing import Any
 
@@ -23,38 +28,95 @@ except ImportError:  # pragma: no cover - older layout
 
 MAX_PATTERN = 1000
 MAX_INPUT = 100_000
+TIMEOUT = 1.0
 
 _REPEATS = {_c.MAX_REPEAT, _c.MIN_REPEAT, getattr(_c, "POSSESSIVE_REPEAT", None)}
 
+# The child reads one JSON request and writes one JSON answer; it runs with -I (isolated).
+_SANDBOX = """
+import json, re, sys
+req = json.load(sys.stdin)
+rx = re.compile(req["pattern"], req["flags"])
+op, text = req["op"], req["input"]
+if op == "search":
+    out = rx.search(text) is not None
+elif op == "sub":
+    out = rx.sub(req["repl"], text)
+elif op == "split":
+    out, last = [], 0
+    for m in rx.finditer(text):
+        out.append(text[last:m.start()])
+        last = m.end()
+    out.append(text[last:])
+else:
+    out = [m.group(0) for m in rx.finditer(text)]
+json.dump(out, sys.stdout)
+"""
+
 
 class _Bounded:
-    """A compiled pattern that refuses inputs too long for safe backtracking."""
+    """A compiled pattern that refuses long inputs and sandboxes patterns that may explode."""
 
-    __slots__ = ("pattern", "rx")
+    __slots__ = ("pattern", "risky", "rx")
 
-    def __init__(self, rx: re.Pattern[str]) -> None:
+    def __init__(self, rx: re.Pattern[str], risky: bool) -> None:
         self.rx = rx
         self.pattern = rx.pattern
+        self.risky = risky
 
     def _check(self, s: str) -> str:
         if len(s) > MAX_INPUT:
             raise InvocationFailure(f"input longer than {MAX_INPUT} characters for a regular expression")
         return s
 
-    def search(self, s: str) -> Any:
-        return self.rx.search(self._check(s))
+    def _sandboxed(self, op: str, s: str, repl: str = "") -> Any:
+        request = {"pattern": self.rx.pattern, "flags": self.rx.flags & ~re.UNICODE, "op": op,
+                   "input": self._check(s), "repl": repl}  # fmt: skip
+        return _run_sandboxed(json.dumps(request))
+
+    def search(self, s: str) -> bool:
+        if self.risky:
+            return bool(self._sandboxed("search", s))
+        return self.rx.search(self._check(s)) is not None
 
     def sub(self, repl: str, s: str) -> str:
+        if self.risky:
+            return str(self._sandboxed("sub", s, repl))
         return self.rx.sub(repl, self._check(s))
 
     def split(self, s: str) -> list[str]:
-        return self.rx.split(self._check(s)) if self.rx.groups == 0 else _split_no_groups(self.rx, self._check(s))
+        if self.risky:
+            return list(self._sandboxed("split", s))
+        return _split(self.rx, self._check(s))
 
-    def finditer(self, s: str) -> Any:
-        return self.rx.finditer(self._check(s))
+    def findall(self, s: str) -> list[str]:
+        if self.risky:
+            return list(self._sandboxed("findall", s))
+        return [m.group(0) for m in self.rx.finditer(self._check(s))]
 
 
-def _split_no_groups(rx: re.Pattern[str], s: str) -> list[str]:
+@lru_cache(maxsize=256)
+def _run_sandboxed(request: str) -> Any:
+    try:
+        done = subprocess.run(
+            [sys.executable, "-I", "-c", _SANDBOX],
+            input=request,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise InvocationFailure(f"the regular expression took longer than {TIMEOUT} s") from None
+    except OSError as e:
+        raise InvocationFailure(f"the regular expression could not be evaluated: {e}") from None
+    if done.returncode != 0:
+        raise InvocationFailure("the regular expression could not be evaluated")
+    return json.loads(done.stdout)
+
+
+def _split(rx: re.Pattern[str], s: str) -> list[str]:
+    # re.split would also return the groups' text: split on whole matches only
     out = []
     last = 0
     for m in rx.finditer(s):
@@ -95,9 +157,9 @@ def _compile(pattern: str, flags: str) -> _Bounded:
         tree = _p.parse(pattern, py_flags)
     except (re.error, OverflowError, RecursionError, ValueError) as e:
         raise InvocationFailure(f"invalid regular expression: {e}") from None
-    _check_safe(tree, False, 0)
+    risky = _is_risky(tree, False, 0)
     try:
-        return _Bounded(re.compile(pattern, py_flags))
+        return _Bounded(re.compile(pattern, py_flags), risky)
     except (re.error, OverflowError, RecursionError) as e:
         raise InvocationFailure(f"invalid regular expression: {e}") from None
 
@@ -154,29 +216,29 @@ def _translate(pattern: str, extended: bool, dotall: bool, multiline: bool) -> s
     return "".join(out)
 
 
-def _check_safe(tree: Any, inside_repeat: bool, depth: int) -> bool:
-    """Refuses nested unbounded repetition and back-references; returns True if tree repeats."""
+def _is_risky(tree: Any, in_repeat: bool, depth: int) -> bool:
+    """True if matching may backtrack exponentially (or uses back-references)."""
     if depth > 50:
         raise InvocationFailure("regular expression nested too deeply")
-    repeats = False
     for op, arg in tree:
-        if op == getattr(_c, "GROUPREF_EXISTS", None):
-            raise InvocationFailure("conditional groups are not supported in patterns")
+        if op == _c.GROUPREF:
+            return True
         if op in _REPEATS:
             _low, high, sub = arg
-            unbounded = high == _c.MAXREPEAT or high > 100
-            if inside_repeat and unbounded:
-                raise InvocationFailure("nested repetition is not allowed in patterns (it can take exponential time)")
-            inner = _check_safe(sub, inside_repeat or unbounded or high > 1, depth + 1)
-            if inner and (unbounded or high > 1):
-                raise InvocationFailure("nested repetition is not allowed in patterns (it can take exponential time)")
-            repeats = repeats or unbounded
+            many = high == _c.MAXREPEAT or high > 1
+            if in_repeat and many:
+                return True
+            if _is_risky(sub, in_repeat or high == _c.MAXREPEAT, depth + 1):
+                return True
         elif op == _c.SUBPATTERN:
-            sub = arg[-1]
-            repeats = _check_safe(sub, inside_repeat, depth + 1) or repeats
+            if _is_risky(arg[-1], in_repeat, depth + 1):
+                return True
         elif op == _c.BRANCH:
-            for alt in arg[1]:
-                repeats = _check_safe(alt, inside_repeat, depth + 1) or repeats
+            if in_repeat:
+                return True
+            if any(_is_risky(alt, in_repeat, depth + 1) for alt in arg[1]):
+                return True
         elif op in (_c.ASSERT, _c.ASSERT_NOT):
-            repeats = _check_safe(arg[1], inside_repeat, depth + 1) or repeats
-    return repeats
+            if _is_risky(arg[1], in_repeat, depth + 1):
+                return True
+    return False
