@@ -1,1 +1,6 @@
-pytest_plugins = ["tests.fixtures.redis", "tests.fixtures.mongo", "tests.fixtures.documents"]
+pytest_plugins = [
+    "tests.fixtures.redis",
+    "tests.fixtures.mongo",
+    "tests.fixtures.documents",
+    "tests.fixtures.engine",
+]
