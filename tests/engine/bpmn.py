@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from xml.sax.saxutils import escape, quoteattr
 
 NS = ('xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
@@ -28,7 +29,7 @@ def flow(flow_id: str, source: str, target: str, condition: str | None = None) -
 
 def chain(*ids: str, prefix: str = "f") -> str:
     """Sequence flows through the given elements in order."""
-    return "\n".join(flow(f"{prefix}_{a}_{b}", a, b) for a, b in zip(ids, ids[1:], strict=False))
+    return "\n".join(flow(f"{prefix}_{a}_{b}", a, b) for a, b in itertools.pairwise(ids))
 
 
 def io(inputs: dict[str, str] | None = None, outputs: dict[str, str] | None = None) -> str:
