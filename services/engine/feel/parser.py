@@ -46,6 +46,8 @@ _OPERATORS = ("..", "**", "<=", ">=", "!=", "(", ")", "[", "]", "{", "}", ",", "
 MAX_LENGTH = 100_000
 MAX_DEPTH = 120
 
+_DIGITS = frozenset("0123456789")
+
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", "'": "'", '"': '"', "\\": "\\"}
 
 
@@ -106,21 +108,21 @@ def tokenize(src: str) -> list[Token]:
                 raise FeelSyntaxError(src, i, "the end of the comment '*/'", "end of input")
             i = j + 2
             continue
-        if ch.isdigit() or (ch == "." and i + 1 < n and src[i + 1].isdigit()):
+        if ch in _DIGITS or (ch == "." and i + 1 < n and src[i + 1] in _DIGITS):
             j = i
-            while j < n and src[j].isdigit():
+            while j < n and src[j] in _DIGITS:
                 j += 1
-            if j < n and src[j] == "." and j + 1 < n and src[j + 1].isdigit():
+            if j < n and src[j] == "." and j + 1 < n and src[j + 1] in _DIGITS:
                 j += 1
-                while j < n and src[j].isdigit():
+                while j < n and src[j] in _DIGITS:
                     j += 1
             if j < n and src[j] in "eE":
                 # exponent (DMN 1.5): 1.23e4, 1e-3
                 k = j + 1
                 if k < n and src[k] in "+-":
                     k += 1
-                if k < n and src[k].isdigit():
-                    while k < n and src[k].isdigit():
+                if k < n and src[k] in _DIGITS:
+                    while k < n and src[k] in _DIGITS:
                         k += 1
                     j = k
             text = src[i:j]
