@@ -96,11 +96,11 @@ class _Reader:
                 raise self.fail(element_id, str(e)) from None
             return e
 
-    def literal(self, el: Element, type_ref: str | None = None) -> LiteralExpr:
+    def literal(self, el: Element, type_ref: str | None = None, owner_id: str | None = None) -> LiteralExpr:
         text = _text(el).strip()
         eid = el.get("id")
         lit = LiteralExpr(eid, text, el.get("typeRef") or type_ref)
-        lit.compiled = self.expr(text, eid) if text else None
+        lit.compiled = self.expr(text, eid or owner_id) if text else None
         return lit
 
     # -- boxed expressions -------------------------------------------------------------------
@@ -110,7 +110,7 @@ class _Reader:
             return None
         tag = _local(el.tag)
         if tag == "literalExpression":
-            return self.literal(el)
+            return self.literal(el, None, owner_id)
         if tag == "decisionTable":
             return self.decision_table(el, owner_id)
         if tag == "context":
@@ -132,7 +132,7 @@ class _Reader:
                 if param is None or not param.get("name"):
                     raise self.fail(el.get("id") or owner_id, "a binding needs a parameter name")
                 bindings.append((param.get("name", ""), self.expression(_first_expression(b), owner_id)))
-            return InvocationExpr(el.get("id"), self.literal(callee_el), bindings, el.get("typeRef"))
+            return InvocationExpr(el.get("id"), self.literal(callee_el, None, owner_id), bindings, el.get("typeRef"))
         if tag == "functionDefinition":
             return self.function_definition(el, owner_id)
         if tag == "list":
@@ -172,7 +172,7 @@ class _Reader:
             if ie is None:
                 raise self.fail(i.get("id") or table_id, "an input needs an inputExpression")
             iid = i.get("id") or f"input{n + 1}"
-            lit = self.literal(ie, ie.get("typeRef"))
+            lit = self.literal(ie, ie.get("typeRef"), iid)
             if lit.compiled is None:
                 raise self.fail(iid, "the input expression is empty")
             allowed = None
@@ -193,7 +193,7 @@ class _Reader:
             default = None
             d = _child(o, "defaultOutputEntry")
             if d is not None and _text(d).strip():
-                default = self.literal(d)
+                default = self.literal(d, None, oid)
             allowed_values: list[Any] = []
             ov = _child(o, "outputValues")
             if ov is not None and _text(ov).strip():
@@ -203,7 +203,7 @@ class _Reader:
         for n, r in enumerate(_children(el, "rule")):
             rid = r.get("id") or f"rule{n + 1}"
             ins = [self.tests((_text(e).strip() or "-"), e.get("id") or rid) for e in _children(r, "inputEntry")]
-            outs = [self.literal(e) for e in _children(r, "outputEntry")]
+            outs = [self.literal(e, None, rid) for e in _children(r, "outputEntry")]
             if len(ins) != len(inputs):
                 raise self.fail(rid, f"the rule has {len(ins)} input entries for {len(inputs)} inputs")
             if len(outs) != len(outputs):
