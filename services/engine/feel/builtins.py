@@ -1009,6 +1009,28 @@ def _is(ctl, a, b):
 
 
 # ---------------------------------------------------------------------------------------------
+# Zeebe's own function for timer cycles: cycle(duration("PT1H")) is "R/PT1H"
+
+
+def _cycle_text(repetitions: Any, interval: Any) -> str:
+    if type(interval) not in (dt.timedelta, YearMonthDuration):
+        raise Fail(f"expected a duration but found '{repr_value(interval)}'")
+    if repetitions is None:
+        return f"R/{to_string(interval)}"
+    return f"R{_int(repetitions, 'repetitions')}/{to_string(interval)}"
+
+
+@builtin("cycle", "interval")
+def _cycle(ctl, interval):
+    return _cycle_text(None, interval)
+
+
+@builtin("cycle", "repetitions, interval")
+def _cycle2(ctl, repetitions, interval):
+    return _cycle_text(repetitions, interval)
+
+
+# ---------------------------------------------------------------------------------------------
 # ranges (DMN 1.5 10.3.4.9): points and ranges
 
 

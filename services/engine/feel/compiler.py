@@ -702,9 +702,21 @@ class _NoList(Exception):
     pass
 
 
+def _uses_name(node: Any, name: str) -> bool:
+    if isinstance(node, tuple):
+        if len(node) >= 3 and node[0] == "name" and node[2] == name:
+            return True
+        return any(_uses_name(n, name) for n in node)
+    if isinstance(node, list):
+        return any(_uses_name(n, name) for n in node)
+    return False
+
+
 def _c_for(node: Node) -> Fn:
     iterators = _compile_iterators(node[2])
     body = compile_node(node[3])
+    # copying the results so far into "partial" costs O(n) per item: only when the body uses it
+    with_partial = _uses_name(node[3], "partial")
 
     def for_(env: Env) -> Any:
         results: list[Any] = []
@@ -712,7 +724,9 @@ def _c_for(node: Node) -> Fn:
         try:
             for scope in _bindings(iterators, env):
                 ctl.spend(1)
-                scope.vars["partial"] = results[:] if len(results) < 64 else list(results)
+                if with_partial:
+                    ctl.spend(len(results))
+                    scope.vars["partial"] = list(results)
                 results.append(body(scope))
         except _NoList:
             return None

@@ -29,6 +29,7 @@ EMPTY: dict[str, Any] = {}
 
 MAX_CALL_DEPTH = 150
 MAX_ITEMS = 1_000_000  # items one evaluation may produce in iterations (guards against hangs)
+MAX_STRING = 10_000_000  # characters of one string value (doubling in a recursion would exhaust memory)
 
 _ctx_add = NUMBER_CONTEXT.add
 _ctx_sub = NUMBER_CONTEXT.subtract
@@ -227,6 +228,8 @@ def add(x: Any, y: Any, ctl: Ctl) -> Any:
         if x is None or y is None:
             return None
         if tx is str and ty is str:
+            if len(x) + len(y) > MAX_STRING:
+                raise ValueError(f"string longer than {MAX_STRING} characters")
             return x + y
         if tx is dt.timedelta:
             if ty is dt.timedelta:
@@ -397,7 +400,13 @@ def invoke(ctl: Ctl, fn: FeelFunction, args: list[Any]) -> Any:
     try:
         if ctl.depth > MAX_CALL_DEPTH:
             raise FeelEvaluationError(f"maximum call depth of {MAX_CALL_DEPTH} exceeded in '{fn.name}'")
-        return fn.invoke(ctl, *args)
+        result = fn.invoke(ctl, *args)
+        t = type(result)
+        if t is list:
+            ctl.spend(len(result))
+        elif t is str and len(result) > MAX_STRING:
+            raise InvocationFailure(f"result longer than {MAX_STRING} characters")
+        return result
     except InvocationFailure as e:
         ctl.warn(f"Failed to invoke function '{fn.name}': {e}")
         return None

@@ -351,23 +351,37 @@ def literal_text(v: Any) -> str:
             key = k if _is_plain_name(k) and not k.endswith(" ") else literal_text(k)
             parts.append(f"{key}: {literal_text(i)}")
         return "{" + ", ".join(parts) + "}"
-    if isinstance(v, Range | FeelFunction):
-        return repr_value(v)
+    if isinstance(v, Range):
+        s = "[" if v.start_included else "("
+        e = "]" if v.end_included else ")"
+        return f"{s}{literal_text(v.start)}..{literal_text(v.end)}{e}"
+    if isinstance(v, FeelFunction):
+        return repr(v)
     return to_string(v)
 
 
 def repr_value(v: Any) -> str:
-    """FEEL-like rendering for messages: strings are quoted."""
+    """FEEL-like rendering for messages: strings are quoted; long values are cut short so that a
+    warning never carries a huge value."""
+    text = _repr(v, 0)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _repr(v: Any, depth: int) -> str:
+    if depth > 3:
+        return "..."
     if isinstance(v, str):
-        return '"' + v + '"'
+        return '"' + (v if len(v) <= 200 else v[:200] + "...") + '"'
     if isinstance(v, list):
-        return "[" + ", ".join(repr_value(i) for i in v) + "]"
+        items = [_repr(i, depth + 1) for i in v[:10]]
+        return "[" + ", ".join(items) + (", ..." if len(v) > 10 else "") + "]"
     if isinstance(v, dict):
-        return "{" + ", ".join(f"{k}:{repr_value(i)}" for k, i in v.items()) + "}"
+        items = [f"{k}:{_repr(i, depth + 1)}" for k, i in list(v.items())[:10]]
+        return "{" + ", ".join(items) + (", ..." if len(v) > 10 else "") + "}"
     if isinstance(v, Range):
         s = "[" if v.start_included else "("
         e = "]" if v.end_included else ")"
-        return f"{s}{repr_value(v.start)}..{repr_value(v.end)}{e}"
+        return f"{s}{_repr(v.start, depth + 1)}..{_repr(v.end, depth + 1)}{e}"
     if isinstance(v, FeelFunction):
         return repr(v)
     return to_string(v)

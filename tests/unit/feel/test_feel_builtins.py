@@ -268,6 +268,11 @@ CASES: list[tuple[str, Any]] = [
     ('is(date("2026-01-01"), date("2026-01-01"))', True),
     ('is(time("10:00:00+01:00"), time("10:00:00@Europe/Paris"))', False),
     ('is(1, "1")', False),
+    # --- Zeebe timer cycles -----------------------------------------------------------------
+    ('cycle(duration("PT1H"))', "R/PT1H"),
+    ('cycle(3, duration("P1D"))', "R3/P1D"),
+    ('cycle(null, duration("PT5M"))', "R/PT5M"),
+    ('cycle("x")', NULL),
     # --- ranges -----------------------------------------------------------------------------
     ("before(1, 10)", True),
     ("before(10, 1)", False),
