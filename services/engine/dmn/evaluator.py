@@ -307,13 +307,11 @@ class _Evaluation:
             return outs[0] if len(names) == 1 else dict(zip(names, outs, strict=True))
 
         if not hits:
-            defaults = [self.feel(o.default, scope) if o.default else None for o in table.outputs]
-            has_default = any(o.default is not None for o in table.outputs)
-            if single:
-                return shape(defaults) if has_default else None
-            if table.aggregation:
-                return Decimal(0) if table.aggregation == "COUNT" else None
-            return [shape(defaults)] if has_default else []
+            # as Zeebe's engine: the default output entries, or null, whatever the hit policy
+            with_default = [(o.name, self.feel(o.default, scope)) for o in table.outputs if o.default]
+            if not with_default:
+                return None
+            return with_default[0][1] if len(with_default) == 1 else dict(with_default)
         if single:
             return shape(hits[0][2])
         if table.aggregation:

@@ -6,6 +6,7 @@ here so that a broken expression rejects the deployment, naming the resource and
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from xml.etree.ElementTree import Element
 
@@ -13,6 +14,7 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 from services.engine.feel import FeelSyntaxError, compile_expression, compile_unary_tests
+from services.engine.feel.parser import parse_expression
 
 from .model import (
     BusinessKnowledgeModel,
@@ -69,10 +71,48 @@ def _href(el: Element) -> str:
     return h.split("#", 1)[1] if "#" in h else h
 
 
+def _needs_backticks(name: str) -> bool:
+    """True for model names FEEL would not read as one name (keywords, dashes, ...)."""
+    if not name or "`" in name:
+        return False
+    try:
+        tree = parse_expression(name)
+    except FeelSyntaxError:
+        return True
+    return not (tree[0] == "name" and tree[2] == " ".join(name.split()))
+
+
+_STRING_OR_NAME = re.compile(r'"(?:\\.|[^"\\])*"|`[^`]*`')
+
+
+class _Escaper:
+    """Wraps model names such as 'days in weekend' or 'Employee-ID' in backticks inside the
+    model's expressions (outside string literals), so that FEEL reads them as names."""
+
+    def __init__(self, names: list[str]) -> None:
+        names = sorted({n for n in names if _needs_backticks(n)}, key=len, reverse=True)
+        self.rx = (
+            re.compile(r"(?<![\w`])(" + "|".join(re.escape(n) for n in names) + r")(?![\w`])") if names else None
+        )
+
+    def __call__(self, text: str) -> str:
+        if self.rx is None:
+            return text
+        out = []
+        last = 0
+        for m in _STRING_OR_NAME.finditer(text):
+            out.append(self.rx.sub(r"`\1`", text[last : m.start()]))
+            out.append(m.group(0))
+            last = m.end()
+        out.append(self.rx.sub(r"`\1`", text[last:]))
+        return "".join(out)
+
+
 class _Reader:
     def __init__(self, resource: str, strict: bool) -> None:
         self.resource = resource
         self.strict = strict
+        self.escape = _Escaper([])
 
     def fail(self, element_id: str | None, message: str) -> DmnError:
         where = f" (element '{element_id}')" if element_id else ""
@@ -82,7 +122,7 @@ class _Reader:
 
     def expr(self, text: str, element_id: str | None) -> Any:
         try:
-            return compile_expression(text)
+            return compile_expression(self.escape(text))
         except FeelSyntaxError as e:
             if self.strict:
                 raise self.fail(element_id, str(e)) from None
@@ -90,7 +130,7 @@ class _Reader:
 
     def tests(self, text: str, element_id: str | None) -> Any:
         try:
-            return compile_unary_tests(text)
+            return compile_unary_tests(self.escape(text))
         except FeelSyntaxError as e:
             if self.strict:
                 raise self.fail(element_id, str(e)) from None
@@ -234,6 +274,13 @@ class _Reader:
     def read(self, root: Element) -> DecisionRequirements:
         if _local(root.tag) != "definitions":
             raise self.fail(None, f"expected a DMN 'definitions' element but found '{_local(root.tag)}'")
+        names = [
+            el.get("name", "")
+            for el in root.iter()
+            if _local(el.tag) in ("decision", "businessKnowledgeModel", "inputData", "decisionService",
+                                  "variable", "formalParameter", "parameter", "itemDefinition", "itemComponent")
+        ]  # fmt: skip
+        self.escape = _Escaper(names)
         decisions: list[Decision] = []
         bkms: list[BusinessKnowledgeModel] = []
         inputs: list[InputData] = []

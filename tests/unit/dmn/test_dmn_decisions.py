@@ -163,10 +163,14 @@ def test_collect(aggregation: str | None, expected: Any) -> None:
     assert [r.rule_index for r in result.evaluated_decisions[0].matched_rules] == [1, 2, 3]
 
 
-@pytest.mark.parametrize(("aggregation", "expected"), [(None, []), ("SUM", None), ("COUNT", 0)])
-def test_collect_without_match(aggregation: str | None, expected: Any) -> None:
+@pytest.mark.parametrize("aggregation", [None, "SUM", "COUNT"])
+def test_collect_without_match_is_null(aggregation: str | None) -> None:
+    # Zeebe's engine gives null (or the default outputs) when no rule matches, whatever the policy
     body = table("d", ["x"], ["o"], COLLECT_RULES, hit_policy="COLLECT", aggregation=aggregation)
-    assert run(body, "d", {"x": 0}).output == expected
+    result = run(body, "d", {"x": 0})
+    assert result.failed_decision_id is None
+    assert result.output is None
+    assert result.evaluated_decisions[0].matched_rules == []
 
 
 def test_rule_order() -> None:
@@ -295,3 +299,17 @@ def test_decision_by_name_and_unknown_decision() -> None:
     assert evaluate_decision(drg, "risk name", {"amount": 1}).output == "low"
     with pytest.raises(DmnError, match=r"risk\.dmn.*'nope'"):
         evaluate_decision(drg, "nope", {})
+
+
+def test_model_names_with_keywords_and_dashes() -> None:
+    # FEEL alone would read "days in weekend" as an 'in' test and "Employee-ID" as a subtraction
+    body = (
+        '<decision id="w" name="days in weekend"><literalExpression><text>["sat", "sun"]</text>'
+        "</literalExpression></decision>"
+        '<inputData id="e" name="Employee-ID"/>'
+        '<decision id="d" name="d"><informationRequirement><requiredDecision href="#w"/></informationRequirement>'
+        '<informationRequirement><requiredInput href="#e"/></informationRequirement>'
+        '<literalExpression><text>for x in days in weekend return x + "-" + Employee-ID</text></literalExpression>'
+        "</decision>"
+    )
+    assert run(body, "d", {"Employee-ID": "E7"}).output == ["sat-E7", "sun-E7"]
