@@ -21,7 +21,7 @@ from typing import Any
 
 from .compiler import compile_node, compile_test, run_tests
 from .convert import to_feel, to_json
-from .errors import FeelError, FeelEvaluationError, FeelSyntaxError
+from .errors import FeelAssertionError, FeelError, FeelEvaluationError, FeelSyntaxError
 from .parser import parse_expression, parse_unary_tests
 from .runtime import EMPTY, Ctl, Env
 
@@ -29,6 +29,7 @@ __all__ = [
     "CompiledExpression",
     "CompiledUnaryTests",
     "EvalResult",
+    "FeelAssertionError",
     "FeelError",
     "FeelEvaluationError",
     "FeelSyntaxError",
@@ -48,6 +49,9 @@ class EvalResult:
 
 
 def _evaluation_error(e: Exception, source: str, env: Env) -> FeelEvaluationError:
+    # the messages are Camunda's, which Zeebe shows in incidents
+    if isinstance(e, FeelAssertionError):
+        return FeelAssertionError(f"Assertion failure on evaluate the expression '{source}': {e}", env.ctl.warnings)
     cause = "nested too deeply" if isinstance(e, RecursionError) else str(e)
     return FeelEvaluationError(f"failed to evaluate expression '{source}': {cause}", env.ctl.warnings)
 

@@ -28,7 +28,7 @@ from decimal import (
 from typing import Any
 
 from . import runtime as rt
-from .errors import FeelEvaluationError
+from .errors import FeelAssertionError
 from .regex import compile_xpath_regex
 from .temporal import months_between, parse_date, parse_datetime, parse_duration, parse_time
 from .values import (
@@ -120,14 +120,14 @@ def _get_or_else(ctl, v, default):
 def _assert(ctl, v, cond):
     if cond is True:
         return v
-    raise FeelEvaluationError("The condition is not fulfilled")
+    raise FeelAssertionError("The condition is not fulfilled")
 
 
 @builtin("assert", "value, condition, cause")
 def _assert_cause(ctl, v, cond, cause):
     if cond is True:
         return v
-    raise FeelEvaluationError(cause if type(cause) is str else "The condition is not fulfilled")
+    raise FeelAssertionError(cause if type(cause) is str else "The condition is not fulfilled")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -877,6 +877,7 @@ def _random_number(ctl):
 # context
 
 
+@builtin("get value", "context, keys")
 @builtin("get value", "m, key")
 @builtin("get value", "context, key")
 def _get_value(ctl, c, key):

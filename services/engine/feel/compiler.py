@@ -390,6 +390,14 @@ def compile_test(node: Node) -> Test:
             return None if r is None else in_range(x, r, env.ctl)
 
         return range_test
+    if _uses_input(expr):
+        # a test written with '?' is a condition: only true or false count (as in Camunda)
+
+        def condition_test(env: Env, x: Any) -> Any:
+            v = fe(env)
+            return v if type(v) is bool else None
+
+        return condition_test
 
     def expr_test(env: Env, x: Any) -> Any:
         v = fe(env)
@@ -709,6 +717,19 @@ def _uses_name(node: Any, name: str) -> bool:
         return any(_uses_name(n, name) for n in node)
     if isinstance(node, list):
         return any(_uses_name(n, name) for n in node)
+    return False
+
+
+def _uses_input(node: Any) -> bool:
+    if isinstance(node, tuple):
+        if node and node[0] == "input":
+            return True
+        if node and node[0] == "in":
+            # '?' inside a nested 'in' refers to that test's own input
+            return _uses_input(node[2])
+        return any(_uses_input(n) for n in node)
+    if isinstance(node, list):
+        return any(_uses_input(n) for n in node)
     return False
 
 

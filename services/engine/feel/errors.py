@@ -29,3 +29,7 @@ class FeelEvaluationError(FeelError):
     def __init__(self, message: str, warnings: list[str] | None = None) -> None:
         super().__init__(message)
         self.warnings = list(warnings or [])
+
+
+class FeelAssertionError(FeelEvaluationError):
+    """``assert(value, condition)`` found the condition not fulfilled."""

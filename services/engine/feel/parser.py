@@ -638,7 +638,8 @@ class Parser:
                 self.advance()
                 value = parse_temporal(s.value)
                 if value is None:
-                    raise FeelSyntaxError(self.src, s.pos, "a date, time, date and time or duration")
+                    # as in Camunda: an impossible date such as @"2023-02-29" is null, not a syntax error
+                    return ("null", t.pos)
                 return ("const", t.pos, value)
         raise self.fail("an expression")
 
@@ -763,7 +764,7 @@ class Parser:
                     self.advance()
                 if not self.is_op(":") or self.tok.pos == start:
                     raise self.fail("a context key followed by ':'")
-                key = " ".join(self.src[start : self.tok.pos].split())
+                key = self.src[start : self.tok.pos].strip()
             self.expect_op(":")
             entries.append((key, self.expression()))
             if self.is_op(","):

@@ -330,8 +330,22 @@ def test_missing_variable_warns() -> None:
 
 
 def test_assert_message() -> None:
-    with pytest.raises(FeelEvaluationError, match="x must be positive"):
+    with pytest.raises(FeelEvaluationError) as info:
         compile_expression('assert(x, x > 0, "x must be positive")').evaluate({"x": -1})
+    assert str(info.value) == (
+        "Assertion failure on evaluate the expression 'assert(x, x > 0, \"x must be positive\")': x must be positive"
+    )
+    with pytest.raises(FeelEvaluationError, match="The condition is not fulfilled"):
+        compile_expression("list contains(assert(l, l != null), 2)").evaluate({})
+
+
+def test_question_mark_message() -> None:
+    with pytest.raises(FeelEvaluationError) as info:
+        compile_expression("? < 10").evaluate({})
+    assert str(info.value) == (
+        "failed to evaluate expression '? < 10': No input value available. "
+        "'?' can only be used inside an unary-test expression."
+    )
 
 
 def test_variables_are_looked_up_lazily() -> None:
