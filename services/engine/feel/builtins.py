@@ -30,7 +30,7 @@ from typing import Any
 from . import runtime as rt
 from .errors import FeelAssertionError
 from .regex import compile_xpath_regex
-from .temporal import months_between, parse_date, parse_datetime, parse_duration, parse_time
+from .temporal import months_between, parse_date, parse_datetime, parse_duration, parse_time, zone
 from .values import (
     NUMBER_CONTEXT,
     UTC,
@@ -168,9 +168,24 @@ def _datetime(ctl, v):
 
 @builtin("date and time", "date, time")
 def _datetime2(ctl, d, t):
+    if type(t) is str:
+        return _datetime_in_zone(ctl, d, t)
     if type(d) not in (dt.date, dt.datetime) or type(t) is not dt.time:
         raise Fail(f"expected date and time but found '{repr_value(d)}' and '{repr_value(t)}'")
     return dt.datetime.combine(dt.date(d.year, d.month, d.day), t.replace(tzinfo=None), tzinfo=t.tzinfo)
+
+
+@builtin("date and time", "from, timezone")
+def _datetime_in_zone(ctl, v, tz_name):
+    # Camunda extension: the same instant in another zone (a local value is placed in the zone)
+    tz = zone(_str(tz_name, "timezone"))
+    if tz is None:
+        raise Fail(f"unknown timezone '{tz_name}'")
+    if type(v) is not dt.datetime:
+        raise Fail(f"expected date and time but found '{repr_value(v)}'")
+    if v.tzinfo is None:
+        return v.replace(tzinfo=tz)
+    return v.astimezone(tz)
 
 
 @builtin("time", "from")

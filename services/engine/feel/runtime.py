@@ -28,7 +28,7 @@ MISSING = object()
 EMPTY: dict[str, Any] = {}
 
 MAX_CALL_DEPTH = 150
-MAX_ITEMS = 2_000_000  # items one evaluation may produce in iterations (guards against hangs)
+MAX_ITEMS = 3_000_000  # items one evaluation may produce in iterations (guards against hangs)
 MAX_STRING = 10_000_000  # characters of one string value (doubling in a recursion would exhaust memory)
 
 _ctx_add = NUMBER_CONTEXT.add

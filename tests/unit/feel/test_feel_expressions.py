@@ -304,7 +304,7 @@ CASES: list[tuple[str, dict[str, Any], Any]] = [
     ('{f: function(s, n) if n = 0 then s else f(s + s, n - 1)}.f("a", 60)', {}, NULL),
     ("{f: function(l, n) if n = 0 then l else f(concatenate(l, l), n - 1)}.f([1], 60)", {}, ERROR),
     ("count(for i in 1..200000 return i)", {}, 200000),
-    ("count(for i in 1..2000 return partial)", {}, ERROR),
+    ("count(for i in 1..3000 return partial)", {}, ERROR),
 ]
 
 
