@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 from services.engine.feel import FeelError, FeelSyntaxError, to_feel, to_json
 from services.engine.feel import runtime as rt
+from services.engine.feel.compiler import TYPES_VAR
 from services.engine.feel.values import NUMBER_CONTEXT, FeelFunction, repr_value
 
 from .model import (
@@ -32,7 +33,7 @@ from .model import (
     RelationExpr,
     Rule,
 )
-from .types import coerce
+from .types import coerce, conforms
 
 Clock = Callable[[], int] | None
 MAX_DEPTH = 64
@@ -124,7 +125,18 @@ class _Evaluation:
             value = self.results[rid]
             local[req.name] = value
             local[req.id] = value
-        return ChainMap(local, self.knowledge(), _Inputs(self.drg, self.variables, self.strict))
+        return ChainMap(local, self.knowledge(), self.types(), _Inputs(self.drg, self.variables, self.strict))
+
+    def types(self) -> dict[str, Any]:
+        """Lets FEEL's 'instance of' see the model's item definitions."""
+        items = self.drg.item_definitions
+
+        def is_instance(name: str, value: Any) -> bool:
+            if name not in items:
+                return False
+            return value is not None and conforms(value, name, items, check_allowed=False)
+
+        return {TYPES_VAR: is_instance}
 
     def coerce(self, value: Any, type_ref: str | None) -> Any:
         if not self.strict or not type_ref:

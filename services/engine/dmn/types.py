@@ -38,7 +38,9 @@ def _base(type_ref: str) -> str:
     return t
 
 
-def conforms(value: Any, type_ref: str | None, items: dict[str, ItemDefinition], depth: int = 0) -> bool:
+def conforms(
+    value: Any, type_ref: str | None, items: dict[str, ItemDefinition], depth: int = 0, check_allowed: bool = True
+) -> bool:
     if value is None or not type_ref or depth > 32:
         return True
     t = _base(type_ref)
@@ -52,18 +54,22 @@ def conforms(value: Any, type_ref: str | None, items: dict[str, ItemDefinition],
         if t.startswith(("list<", "context<", "range<", "function<")):
             return type_name(value) == t.split("<", 1)[0]
         return True  # unknown types are not checked
-    return _conforms_item(value, item, items, depth + 1)
+    return _conforms_item(value, item, items, depth + 1, check_allowed)
 
 
-def _conforms_item(value: Any, item: ItemDefinition, items: dict[str, ItemDefinition], depth: int) -> bool:
+def _conforms_item(
+    value: Any, item: ItemDefinition, items: dict[str, ItemDefinition], depth: int, check_allowed: bool = True
+) -> bool:
     if item.is_collection:
         if not isinstance(value, list):
             return False
-        return all(_conforms_single(v, item, items, depth) for v in value)
-    return _conforms_single(value, item, items, depth)
+        return all(_conforms_single(v, item, items, depth, check_allowed) for v in value)
+    return _conforms_single(value, item, items, depth, check_allowed)
 
 
-def _conforms_single(value: Any, item: ItemDefinition, items: dict[str, ItemDefinition], depth: int) -> bool:
+def _conforms_single(
+    value: Any, item: ItemDefinition, items: dict[str, ItemDefinition], depth: int, check_allowed: bool = True
+) -> bool:
     if value is None:
         return True
     if item.is_function:
@@ -74,11 +80,11 @@ def _conforms_single(value: Any, item: ItemDefinition, items: dict[str, ItemDefi
         for c in item.components:
             if c.name not in value:
                 return False
-            if not _conforms_item(value[c.name], c, items, depth + 1):
+            if not _conforms_item(value[c.name], c, items, depth + 1, check_allowed):
                 return False
-    elif item.type_ref and not conforms(value, item.type_ref, items, depth + 1):
+    elif item.type_ref and not conforms(value, item.type_ref, items, depth + 1, check_allowed):
         return False
-    if item.allowed_values is not None and not hasattr(item.allowed_values, "offset"):
+    if check_allowed and item.allowed_values is not None and not hasattr(item.allowed_values, "offset"):
         return item.allowed_values.matches(value) is True
     return True
 

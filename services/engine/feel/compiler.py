@@ -455,8 +455,36 @@ def _c_ut_cmp(node: Node) -> Fn:
 # types
 
 
+# A host (the DMN evaluator) may put a function (type name, value) -> bool under this name to
+# resolve type names FEEL does not know, such as item definitions.
+TYPES_VAR = "\x00types"
+
+_KNOWN_TYPES = frozenset({
+    "Any", "null", "number", "string", "boolean", "date", "time", "date and time",
+    "years and months duration", "days and time duration", "list", "context", "function", "range",
+})  # fmt: skip
+
+
+def _is_known_type(spec: Node) -> bool:
+    return _TYPE_ALIASES.get(spec[2], spec[2]) in _KNOWN_TYPES
+
+
 def _c_instance(node: Node) -> Fn:
     fx = compile_node(node[2])
+    if not _is_known_type(node[3]):
+        name = node[3][2]
+
+        def instance_of_custom(env: Env) -> Any:
+            v = fx(env)
+            try:
+                resolver = env.root[TYPES_VAR]  # raw: a Python callable is no FEEL value
+            except Exception:
+                return False
+            if not callable(resolver):
+                return False
+            return bool(resolver(name, v))
+
+        return instance_of_custom
     check = _type_check(node[3])
 
     def instance_of(env: Env) -> Any:
@@ -785,7 +813,8 @@ def _c_quantified(node: Node) -> Fn:
 
 def _c_fdef(node: Node) -> Fn:
     params = [p for p, _ in node[2]]
-    checks = [(p, t[2], _type_check(t)) for p, t in node[2] if t is not None]
+    # parameter types FEEL does not know (DMN item definitions) are not checked here
+    checks = [(p, t[2], _type_check(t)) for p, t in node[2] if t is not None and _is_known_type(t)]
     body = compile_node(node[3])
 
     def define(env: Env) -> Any:

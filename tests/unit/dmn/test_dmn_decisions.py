@@ -313,3 +313,16 @@ def test_model_names_with_keywords_and_dashes() -> None:
         "</decision>"
     )
     assert run(body, "d", {"Employee-ID": "E7"}).output == ["sat-E7", "sun-E7"]
+
+
+def test_instance_of_item_definitions() -> None:
+    body = (
+        '<itemDefinition name="tScore"><typeRef>number</typeRef>'
+        "<allowedValues><text>[0..100]</text></allowedValues></itemDefinition>"
+        '<itemDefinition name="tNames" isCollection="true"><typeRef>string</typeRef></itemDefinition>'
+        + literal("a", "[150 instance of tScore, \"x\" instance of tScore, [\"a\"] instance of tNames, 1 instance of tNope]")
+        + literal("b", "(function(s: tScore) s + 1)(5)")
+    )
+    # instance of checks the type, not the allowed values (DMN 1.5 10.3.2.9.1)
+    assert run(body, "a", {}).output == [True, False, True, False]
+    assert run(body, "b", {}).output == 6
