@@ -166,54 +166,143 @@ def _compile(pattern: str, flags: str) -> _Bounded:
 
 def _translate(pattern: str, extended: bool, dotall: bool, multiline: bool) -> str:
     """XPath regex syntax to Python's: '.' excludes CR as well as LF, '$' is the very end,
-    'x' drops whitespace outside classes, and escapes Python reads differently are refused."""
+    'x' drops whitespace outside classes, \\p{..} categories and blocks become explicit
+    ranges, class subtraction [a-z-[aeiou]] becomes a lookahead, and escapes Python reads
+    differently are refused."""
     out: list[str] = []
     i = 0
     n = len(pattern)
-    in_class = 0
     while i < n:
         c = pattern[i]
         if c == "\\":
-            j = i + 1
-            while extended and not in_class and j < n and pattern[j] in " \t\n\r":
-                j += 1  # "x" removes whitespace before the pattern is read: "\ s" is "\s"
-            if j >= n:
-                raise InvocationFailure("invalid regular expression: trailing backslash")
-            nxt = pattern[j]
-            if nxt in "pP" or nxt in "iIcC":
-                raise InvocationFailure(f"the escape '\\{nxt}' is not supported in patterns")
-            if in_class and nxt.isdigit():
-                raise InvocationFailure("back-references are not allowed in a character class")
-            if not in_class and nxt == "0":
-                raise InvocationFailure("invalid escape '\\0'")
-            if nxt in "AZzbBgN" or (nxt == "x" and not in_class):
-                raise InvocationFailure(f"the escape '\\{nxt}' is not part of XPath regular expressions")
-            out.append("\\" + nxt)
-            i = j + 1
-            continue
-        if in_class:
-            if c == "[":
-                if out and out[-1] == "-":
-                    raise InvocationFailure("character class subtraction is not supported")
-                in_class += 1
-            elif c == "]":
-                in_class -= 1
-            out.append(c)
+            text, i = _escape(pattern, i, extended, in_class=False)
+            out.append(text)
         elif extended and c in " \t\n\r":
-            pass
+            i += 1
         elif c == "[":
-            in_class = 1
-            out.append(c)
-            if i + 1 < n and pattern[i + 1] == "]":
-                raise InvocationFailure("empty character class")
+            text, i = _char_class(pattern, i, extended)
+            out.append(text)
         elif c == "." and not dotall:
             out.append("[^\\n\\r]")
+            i += 1
         elif c == "$" and not multiline:
             out.append("\\Z")
+            i += 1
         else:
             out.append(c)
-        i += 1
+            i += 1
     return "".join(out)
+
+
+def _escape(pattern: str, i: int, extended: bool, in_class: bool) -> tuple[str, int]:
+    """The escape at pattern[i] (a backslash) as Python text (inside a class: without brackets)."""
+    n = len(pattern)
+    j = i + 1
+    while extended and not in_class and j < n and pattern[j] in " \t\n\r":
+        j += 1  # "x" removes whitespace before the pattern is read: "\ s" is "\s"
+    if j >= n:
+        raise InvocationFailure("invalid regular expression: trailing backslash")
+    nxt = pattern[j]
+    if nxt in "pP":
+        close = pattern.find("}", j)
+        if j + 1 >= n or pattern[j + 1] != "{" or close < 0:
+            raise InvocationFailure("invalid regular expression: \\p needs {name}")
+        name = "".join(pattern[j + 2 : close].split()) if extended else pattern[j + 2 : close]
+        ranges = _property_ranges(name)
+        if in_class and nxt == "P":
+            raise InvocationFailure("\\P{..} inside a character class is not supported")
+        if in_class:
+            return ranges, close + 1
+        return ("[^" if nxt == "P" else "[") + ranges + "]", close + 1
+    if nxt in "iIcC":
+        raise InvocationFailure(f"the escape '\\{nxt}' is not supported in patterns")
+    if in_class and nxt.isdigit():
+        raise InvocationFailure("back-references are not allowed in a character class")
+    if not in_class and nxt == "0":
+        raise InvocationFailure("invalid escape '\\0'")
+    if nxt in "AZzbBgNuUx":
+        raise InvocationFailure(f"the escape '\\{nxt}' is not part of XPath regular expressions")
+    return "\\" + nxt, j + 1
+
+
+def _char_class(pattern: str, i: int, extended: bool) -> tuple[str, int]:
+    """A class starting at pattern[i] ('['), with XPath's subtraction [base-[excluded]]."""
+    n = len(pattern)
+    j = i + 1
+    negated = j < n and pattern[j] == "^"
+    if negated:
+        j += 1
+    body: list[str] = []
+    first = True
+    while j < n:
+        c = pattern[j]
+        if c == "]" and not first:
+            text = "[" + ("^" if negated else "") + "".join(body) + "]"
+            return text, j + 1
+        if c == "-" and j + 1 < n and pattern[j + 1] == "[":
+            excluded, k = _char_class(pattern, j + 1, extended)
+            if k >= n or pattern[k] != "]":
+                raise InvocationFailure("invalid regular expression: a subtraction must end the class")
+            base = "[" + ("^" if negated else "") + "".join(body) + "]"
+            return f"(?:(?!{excluded}){base})", k + 1
+        if c == "[":
+            raise InvocationFailure("invalid regular expression: '[' inside a character class")
+        if c == "\\":
+            text, j = _escape(pattern, j, extended, in_class=True)
+            body.append(text)
+        else:
+            body.append(c)
+            j += 1
+        first = False
+    raise InvocationFailure("invalid regular expression: unterminated character class")
+
+
+_BLOCKS = {
+    "BasicLatin": (0x0000, 0x007F), "Latin-1Supplement": (0x0080, 0x00FF), "LatinExtended-A": (0x0100, 0x017F),
+    "LatinExtended-B": (0x0180, 0x024F), "Greek": (0x0370, 0x03FF), "GreekandCoptic": (0x0370, 0x03FF),
+    "Cyrillic": (0x0400, 0x04FF), "Hebrew": (0x0590, 0x05FF), "Arabic": (0x0600, 0x06FF),
+    "GeneralPunctuation": (0x2000, 0x206F), "CurrencySymbols": (0x20A0, 0x20CF),
+    "CJKRadicalsSupplement": (0x2E80, 0x2EFF), "CJKSymbolsandPunctuation": (0x3000, 0x303F),
+    "Hiragana": (0x3040, 0x309F), "Katakana": (0x30A0, 0x30FF), "Bopomofo": (0x3100, 0x312F),
+    "CJKUnifiedIdeographsExtensionA": (0x3400, 0x4DBF), "CJKUnifiedIdeographs": (0x4E00, 0x9FFF),
+    "HangulSyllables": (0xAC00, 0xD7AF), "CJKCompatibilityIdeographs": (0xF900, 0xFAFF),
+    "HalfwidthandFullwidthForms": (0xFF00, 0xFFEF),
+}  # fmt: skip
+
+
+@lru_cache(maxsize=64)
+def _property_ranges(name: str) -> str:
+    """Class content for a general category (L, Lu, Nd, ...) or a block (IsBasicLatin)."""
+    if name.startswith("Is"):
+        block = _BLOCKS.get(name[2:])
+        if block is None:
+            raise InvocationFailure(f"unknown block '{name}'")
+        return _range_text(block[0], block[1])
+    if not (1 <= len(name) <= 2 and name[0] in "LMNPSZC"):
+        raise InvocationFailure(f"unknown category '{name}'")
+    import unicodedata
+
+    parts = []
+    start = None
+    for cp in range(0x110000):
+        ok = unicodedata.category(chr(cp)).startswith(name)
+        if ok and start is None:
+            start = cp
+        elif not ok and start is not None:
+            parts.append(_range_text(start, cp - 1))
+            start = None
+    if start is not None:
+        parts.append(_range_text(start, 0x10FFFF))
+    if not parts:
+        raise InvocationFailure(f"unknown category '{name}'")
+    return "".join(parts)
+
+
+def _range_text(lo: int, hi: int) -> str:
+    def esc(cp: int) -> str:
+        return f"\\U{cp:08x}"
+
+    return esc(lo) if lo == hi else f"{esc(lo)}-{esc(hi)}"
 
 
 def _is_risky(tree: Any, in_repeat: bool, depth: int) -> bool:
