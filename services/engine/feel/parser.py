@@ -47,6 +47,8 @@ MAX_LENGTH = 100_000
 MAX_DEPTH = 120
 
 _DIGITS = frozenset("0123456789")
+# DMN's whitespace: Python's isspace() plus the few it does not count
+_WHITESPACE = frozenset(" \t\r\n\f\v\u0085\u00a0\u1680\u180e\u200b\u2028\u2029\u202f\u205f\u3000\ufeff")
 
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", "'": "'", '"': '"', "\\": "\\"}
 
@@ -95,7 +97,7 @@ def tokenize(src: str) -> list[Token]:
     n = len(src)
     while i < n:
         ch = src[i]
-        if ch in " \t\r\n\f\v\u00a0\u2028\u2029\ufeff" or ch.isspace():
+        if ch in _WHITESPACE or ch.isspace():
             i += 1
             continue
         if ch == "/" and src.startswith("//", i):

@@ -225,3 +225,8 @@ def test_json_round_trip_of_evaluation() -> None:
     total = compile_expression("sum(for i in order.items return i.qty * i.price)").evaluate(variables)
     assert total == Decimal("20.00")
     assert to_json(total) == 20
+
+
+@pytest.mark.parametrize("ws", ["\t", "\u0085", "\u00a0", "\u1680", "\u180e", "\u2003", "\u200b", "\u2028", "\u3000", "\ufeff"])
+def test_dmn_whitespace_characters(ws: str) -> None:
+    assert compile_expression(f"{ws}1{ws}+{ws}x{ws}").evaluate({"x": 2}) == Decimal(3)
