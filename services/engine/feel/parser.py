@@ -80,6 +80,8 @@ _NAME_START_RANGES = (
 def _is_name_start(ch: str) -> bool:
     if ch.isascii():
         return ch.isalpha() or ch == "_" or ch == "$"
+    if ch in _WHITESPACE or ch.isspace():
+        return False  # the spec's name ranges overlap some whitespace; whitespace wins
     o = ord(ch)
     return any(lo <= o <= hi for lo, hi in _NAME_START_RANGES)
 
