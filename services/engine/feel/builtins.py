@@ -1075,14 +1075,6 @@ def _range_args(a: Any, b: Any) -> tuple[Range, Range]:
     return _r(a), _r(b)
 
 
-def _unbounded_start(r: Range) -> bool:
-    return r.start is None
-
-
-def _unbounded_end(r: Range) -> bool:
-    return r.end is None
-
-
 @builtin("before", "point1, point2")
 def _before_pp(ctl, a, b):
     if type(a) is not Range and type(b) is not Range:

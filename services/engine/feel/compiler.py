@@ -17,13 +17,10 @@ from .builtins import BUILTINS
 from .errors import FeelEvaluationError
 from .parser import Node
 from .runtime import MISSING, Ctl, Env, compare, equal, in_range, lookup, to_feel
-from .values import NUMBER_CONTEXT, FeelFunction, Range, YearMonthDuration, repr_value, type_name
+from .values import NUMBER_CONTEXT, FeelFunction, Range, YearMonthDuration, repr_value, time_offset, type_name
 
 Fn = Callable[[Env], Any]
 Test = Callable[[Env, Any], Any]
-
-_CONST_TAGS = ("num", "str", "bool", "null", "const")
-
 
 def const_value(node: Node) -> tuple[bool, Any]:
     tag = node[0]
@@ -573,7 +570,7 @@ def properties(v: Any) -> dict[str, Any] | None:
             props["time offset"] = None
             props["timezone"] = None
         else:
-            off = v.utcoffset() if t is dt.datetime else rt_time_offset(v)
+            off = v.utcoffset() if t is dt.datetime else time_offset(v)
             props["time offset"] = off
             props["timezone"] = getattr(v.tzinfo, "key", None)
         return props
@@ -593,12 +590,6 @@ def properties(v: Any) -> dict[str, Any] | None:
         return {"start": v.start, "end": v.end, "start included": v.start_included,
                 "end included": v.end_included}  # fmt: skip
     return None
-
-
-def rt_time_offset(v: dt.time) -> Any:
-    from .values import time_offset
-
-    return time_offset(v)
 
 
 def _c_filter(node: Node) -> Fn:

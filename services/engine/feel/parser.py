@@ -13,7 +13,6 @@ when a ``(`` follows them.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from .errors import FeelSyntaxError
@@ -791,6 +790,3 @@ def parse_unary_tests(src: str) -> Node:
     except RecursionError:
         raise FeelSyntaxError(src, 0, "unary tests nested less deeply", "too deep nesting") from None
 
-
-def decimal_literal(text: str) -> Decimal:
-    return NUMBER_CONTEXT.create_decimal(text)

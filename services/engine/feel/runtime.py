@@ -21,7 +21,6 @@ from .values import (
     compare_kind,
     repr_value,
     time_key,
-    type_name,
 )
 
 MISSING = object()
@@ -437,6 +436,3 @@ def bind_named(fn: FeelFunction, named: dict[str, Any]) -> list[Any] | None:
         args[-1] = [args[-1]]
     return args
 
-
-def describe_type(v: Any) -> str:
-    return type_name(v)
