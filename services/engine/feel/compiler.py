@@ -22,6 +22,7 @@ from .values import NUMBER_CONTEXT, FeelFunction, Range, YearMonthDuration, repr
 Fn = Callable[[Env], Any]
 Test = Callable[[Env, Any], Any]
 
+
 def const_value(node: Node) -> tuple[bool, Any]:
     tag = node[0]
     if tag in ("num", "str", "bool", "const"):
