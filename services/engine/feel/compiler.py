@@ -524,6 +524,9 @@ def _type_check(spec: Node) -> Callable[[Any], bool]:
 
 
 def _c_path(node: Node) -> Fn:
+    chain = _name_chain(node)
+    if chain is not None:
+        return _name_path(*chain)
     fx = compile_node(node[2])
     key = node[3]
 
@@ -531,6 +534,55 @@ def _c_path(node: Node) -> Fn:
         return get_path(fx(env), key, env.ctl)
 
     return path
+
+
+def _name_chain(node: Node) -> tuple[Node, list[str]] | None:
+    """(name node, keys) for ``a.b.c``; None for other shapes."""
+    keys: list[str] = []
+    while node[0] == "path":
+        keys.append(node[3])
+        node = node[2]
+    if node[0] != "name":
+        return None
+    keys.reverse()
+    return node, keys
+
+
+def _raw(env: Env, name: str, keys: list[str]) -> Any:
+    """The engine's raw (JSON) value at name.keys..., or MISSING when the fast way does not apply
+    (a local scope, a missing entry, a non-context on the way): the caller then goes the slow way,
+    which also reports the warnings."""
+    if env.parent is not None or env.vars:
+        return MISSING
+    try:
+        cur = env.root[name]
+    except Exception:
+        return MISSING
+    for k in keys:
+        if type(cur) is not dict:
+            return MISSING
+        cur = cur.get(k, MISSING)
+        if cur is MISSING:
+            return MISSING
+    return cur
+
+
+def _name_path(base: Node, keys: list[str]) -> Fn:
+    """``order.customer.city`` on an engine variable: walk the raw JSON and convert only what
+    is reached, so a large variable is not converted whole for one field."""
+    name = base[2]
+    fbase = compile_node(base)
+
+    def name_path(env: Env) -> Any:
+        raw = _raw(env, name, keys)
+        if raw is not MISSING:
+            return to_feel(raw)
+        v = fbase(env)
+        for k in keys:
+            v = get_path(v, k, env.ctl)
+        return v
+
+    return name_path
 
 
 def get_path(v: Any, key: str, ctl: Ctl) -> Any:
@@ -598,6 +650,18 @@ def _c_filter(node: Node) -> Fn:
     fnode = node[3]
     is_const, c = const_value(fnode)
     if is_const and type(c) is Decimal:
+        chain = _name_chain(node[2])
+        if chain is not None:
+            # items[1] on an engine variable: convert the one item, not the whole list
+            name, keys = chain[0][2], chain[1]
+
+            def raw_index_filter(env: Env) -> Any:
+                raw = _raw(env, name, keys)
+                if type(raw) is list:
+                    return to_feel(_index(raw, c, env.ctl))
+                return _index(fl(env), c, env.ctl)
+
+            return raw_index_filter
 
         def index_filter(env: Env) -> Any:
             return _index(fl(env), c, env.ctl)

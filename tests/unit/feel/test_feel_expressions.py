@@ -232,6 +232,12 @@ CASES: list[tuple[str, dict[str, Any], Any]] = [
     ("x.missing", {"x": {"y": "z"}}, NULL),
     ("x.y", {"x": None}, NULL),
     ("x.y", {"x": 5}, NULL),
+    ("x.y.z", {"x": {"y": {"z": [1, {"w": 2.5}]}}}, [1, {"w": 2.5}]),
+    ("x.y.z", {"x": {"y": 3}}, NULL),
+    ("x.y[-1].w", {"x": {"y": [{"w": 1}, {"w": 2}]}}, 2),
+    ("x.y[3]", {"x": {"y": [1]}}, NULL),
+    ("x.y[1]", {"x": {"y": "s"}}, "s"),
+    ("x.d.year", {"x": {"d": "2026-01-01"}}, NULL),
     ('date("2026-03-15").year', {}, 2026),
     ('date("2026-03-15").month', {}, 3),
     ('date("2026-03-15").day', {}, 15),
@@ -321,6 +327,12 @@ def test_expression(source: str, variables: dict[str, Any], expected: Any) -> No
         return
     result = expr.evaluate(variables, clock=lambda: CLOCK_MS)
     assert to_json(result) == expected
+
+
+def test_path_warnings_name_the_missing_key() -> None:
+    r = compile_expression("order.customer.city").evaluate_detailed({"order": {"id": 1, "total": 2}})
+    assert r.value is None
+    assert r.warnings == ["No context entry found with key 'customer'. Available keys: 'id', 'total'"]
 
 
 def test_missing_variable_warns() -> None:
