@@ -332,7 +332,11 @@ def test_expression(source: str, variables: dict[str, Any], expected: Any) -> No
 def test_path_warnings_name_the_missing_key() -> None:
     r = compile_expression("order.customer.city").evaluate_detailed({"order": {"id": 1, "total": 2}})
     assert r.value is None
-    assert r.warnings == ["No context entry found with key 'customer'. Available keys: 'id', 'total'"]
+    # as in Camunda, the null then reaches the next step, which reports it too
+    assert r.warnings == [
+        "No context entry found with key 'customer'. Available keys: 'id', 'total'",
+        "No context entry found with key 'city'. The context is null",
+    ]
 
 
 def test_missing_variable_warns() -> None:
