@@ -16,7 +16,7 @@ from . import runtime as rt
 from .builtins import BUILTINS
 from .errors import FeelEvaluationError
 from .parser import Node
-from .runtime import MISSING, Ctl, Env, compare, equal, in_range, lookup, to_feel
+from .runtime import EMPTY, MISSING, Ctl, Env, compare, equal, in_range, lookup, to_feel
 from .values import NUMBER_CONTEXT, FeelFunction, Range, YearMonthDuration, repr_value, time_offset, type_name
 
 Fn = Callable[[Env], Any]
@@ -681,12 +681,12 @@ def _c_filter(node: Node) -> Fn:
         ctl = env.ctl
         ctl.spend(len(items))
         out = []
+        # one scope object for all items: the predicate's result cannot keep a reference to it
+        scope_env = Env(EMPTY, env, env.root, ctl)
         for n, item in enumerate(items):
             # entries of a context item shadow the name "item" (as in Camunda FEEL)
-            scope = {"item": item}
-            if type(item) is dict:
-                scope.update(item)
-            r = ff(env.child(scope))
+            scope_env.vars = {"item": item, **item} if type(item) is dict else {"item": item}
+            r = ff(scope_env)
             if n == 0 and type(r) is Decimal:
                 return _index(items, r, ctl)
             if r is True:
