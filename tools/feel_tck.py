@@ -191,10 +191,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("testcases", type=Path, help="the TCK's TestCases folder")
     ap.add_argument("--verbose", "-v", action="store_true", help="print every failing case")
     ap.add_argument("--filter", default="", help="only folders whose name contains this text")
+    ap.add_argument("--all", action="store_true", help="every test folder, not only the *-feel-* ones")
     args = ap.parse_args(argv)
-    folders = sorted(p for p in args.testcases.rglob("*-feel-*") if p.is_dir() and args.filter in p.name)
+    pattern = "*" if args.all else "*-feel-*"
+    folders = sorted(
+        p for p in args.testcases.rglob(pattern) if p.is_dir() and args.filter in p.name and any(p.glob("*.dmn"))
+    )
     if not folders:
-        print(f"no *-feel-* folders below {args.testcases}", file=sys.stderr)
+        print(f"no {pattern} folders with a model below {args.testcases}", file=sys.stderr)
         return 2
     values: list[bool] = []
     nulls: list[bool] = []

@@ -259,7 +259,8 @@ class _Evaluation:
         return self.function(bkm.logic, ChainMap(scope, _Inputs(self.drg, self.variables, self.strict)), bkm.name)
 
     def service_function(self, svc: DecisionService) -> FeelFunction:
-        params = [self.drg.element(i).name for i in (*svc.input_decisions, *svc.input_data) if self.drg.element(i)]
+        # input data first, then input decisions (the order the TCK's positional calls use)
+        params = [self.drg.element(i).name for i in (*svc.input_data, *svc.input_decisions) if self.drg.element(i)]
 
         def invoke(ctl: Any, *args: Any) -> Any:
             values = dict(zip(params, args, strict=False))

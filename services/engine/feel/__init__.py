@@ -66,11 +66,12 @@ def _run(fn: Callable[[Env], Any], source: str, env: Env) -> Any:
 class CompiledExpression:
     """A parsed and compiled FEEL expression; immutable and safe to share between threads."""
 
-    __slots__ = ("_fn", "source")
+    __slots__ = ("_fn", "source", "tree")
 
-    def __init__(self, source: str, fn: Callable[[Env], Any]) -> None:
+    def __init__(self, source: str, fn: Callable[[Env], Any], tree: Any = None) -> None:
         self.source = source
         self._fn = fn
+        self.tree = tree  # the parsed form, for callers that inspect it (range())
 
     def evaluate(self, variables: Mapping[str, Any] = EMPTY, clock: Clock = None) -> Any:
         env = Env(EMPTY, None, variables, Ctl(clock))
@@ -128,7 +129,7 @@ def compile_expression(source: str) -> CompiledExpression:
         fn = compile_node(tree)
     except RecursionError:
         raise FeelSyntaxError(source, 0, "an expression nested less deeply", "too deep nesting") from None
-    return CompiledExpression(source, fn)
+    return CompiledExpression(source, fn, tree)
 
 
 @lru_cache(maxsize=4096)

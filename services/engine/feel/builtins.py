@@ -58,7 +58,13 @@ def builtin(name: str, params: str = "", optional: int = 0, varargs: bool = Fals
     return register
 
 
+def _single(v: Any) -> Any:
+    # a list of one item where a single value is expected is that item (DMN 1.5 10.3.2.9.4)
+    return v[0] if type(v) is list and len(v) == 1 else v
+
+
 def _num(v: Any, what: str = "number") -> Decimal:
+    v = _single(v)
     if type(v) is not Decimal:
         raise Fail(f"expected {what} but found '{repr_value(v)}'")
     return v
@@ -74,6 +80,7 @@ def _int(v: Any, what: str = "number") -> int:
 
 
 def _str(v: Any, what: str = "string") -> str:
+    v = _single(v)
     if type(v) is not str:
         raise Fail(f"expected {what} but found '{repr_value(v)}'")
     return v
@@ -727,6 +734,30 @@ def _string_join(ctl, items, delimiter, prefix, suffix):
     return ("" if prefix is None else _str(prefix)) + d.join(parts) + ("" if suffix is None else _str(suffix))
 
 
+@builtin("list replace", "list, position, newItem")
+def _list_replace(ctl, items, position, new):
+    items = list(_list(items))
+    if type(position) is FeelFunction:
+        if len(position.params) != 2:
+            raise Fail("the match function needs the parameters (item, newItem)")
+        out = []
+        for i in items:
+            hit = rt.call(ctl, position, [i, new])
+            if type(hit) is not bool:
+                raise Fail(f"the match function returned '{repr_value(hit)}' instead of a boolean")
+            out.append(new if hit else i)
+        return out
+    p = int(_num(position, "position"))
+    n = len(items)
+    if p == 0 or abs(p) > n:
+        raise Fail(f"position {p} out of range for a list of {n}")
+    items[p - 1 if p > 0 else n + p] = new
+    return items
+
+
+BUILTINS["list replace"].append(FeelFunction("list replace", ["list", "match", "newItem"], _list_replace))
+
+
 @builtin("is empty", "list")
 def _is_empty(ctl, items):
     return len(_list(items)) == 0
@@ -1048,6 +1079,44 @@ def _cycle2(ctl, repetitions, interval):
 
 # ---------------------------------------------------------------------------------------------
 # ranges (DMN 1.5 10.3.4.9): points and ranges
+
+
+@builtin("range", "from")
+def _range(ctl, text):
+    """DMN 1.5: a range from its literal text; endpoints must be literals (no variables)."""
+    from . import compile_expression
+    from .errors import FeelSyntaxError
+
+    try:
+        expr = compile_expression(_str(text).strip())
+    except FeelSyntaxError as e:
+        raise Fail(f"not a range literal: {e.expected}") from None
+    tree = getattr(expr, "tree", None)
+    if tree is None or tree[0] not in ("range", "open_range") or not _literal_endpoints(tree):
+        raise Fail(f"not a range literal: '{text}'")
+    value = expr.evaluate({})
+    if type(value) is not Range:
+        raise Fail(f"not a range literal: '{text}'")
+    if value.start is not None and value.end is not None and rt.compare(">", value.start, value.end, None):
+        raise Fail(f"the range starts after its end: '{text}'")
+    return value
+
+
+def _literal_endpoints(tree: tuple) -> bool:
+    ends = [tree[3]] if tree[0] == "open_range" else [tree[3], tree[4]]
+    return all(_is_literal(e) for e in ends)
+
+
+def _is_literal(node: tuple) -> bool:
+    tag = node[0]
+    if tag in ("num", "str", "bool", "const"):
+        return True
+    if tag == "neg":
+        return _is_literal(node[2])
+    if tag == "call" and not node[4] and len(node[3]) == 1:
+        fn = node[2]
+        return fn[0] == "name" and fn[2] in ("date", "time", "date and time", "duration") and node[3][0][0] == "str"
+    return False
 
 
 def _r(v: Any) -> Range:

@@ -262,6 +262,12 @@ def subtract(x: Any, y: Any, ctl: Ctl) -> Any:
             return _ctx_sub(x, y)
         if x is None or y is None:
             return None
+        # a date against a zoned date and time counts as midnight UTC (DMN 1.5); against a
+        # local one it stays incomparable
+        if tx is dt.date and ty is dt.datetime and y.tzinfo is not None:
+            x, tx = dt.datetime(x.year, x.month, x.day, tzinfo=dt.UTC), dt.datetime
+        elif tx is dt.datetime and ty is dt.date and x.tzinfo is not None:
+            y, ty = dt.datetime(y.year, y.month, y.day, tzinfo=dt.UTC), dt.datetime
         if tx is ty and tx in (dt.datetime, dt.date, dt.time, dt.timedelta):
             if tx is dt.time:
                 if (x.tzinfo is None) != (y.tzinfo is None):
@@ -305,7 +311,8 @@ def multiply(x: Any, y: Any, ctl: Ctl) -> Any:
             if tx is dt.timedelta:
                 return seconds_duration(_ctx_mul(duration_seconds(x), y))
             if tx is YearMonthDuration:
-                return YearMonthDuration(int(_ctx_mul(Decimal(x.months), y).to_integral_value()))
+                # whole months, toward zero: -2.5 * P1Y11M is -P4Y9M
+                return YearMonthDuration(int(_ctx_mul(Decimal(x.months), y)))
     except (OverflowError, ValueError, DecimalException) as e:
         ctl.warn(f"Can't multiply '{repr_value(x)}' by '{repr_value(y)}': {e}")
         return None
@@ -329,7 +336,7 @@ def divide(x: Any, y: Any, ctl: Ctl) -> Any:
             if ty is YearMonthDuration:
                 return _ctx_div(Decimal(x.months), Decimal(y.months))
             if ty is Decimal:
-                return YearMonthDuration(int(_ctx_div(Decimal(x.months), y).to_integral_value()))
+                return YearMonthDuration(int(_ctx_div(Decimal(x.months), y)))
     except (OverflowError, ValueError, DecimalException, ZeroDivisionError) as e:
         ctl.warn(f"Can't divide '{repr_value(x)}' by '{repr_value(y)}': {type(e).__name__}")
         return None

@@ -209,6 +209,12 @@ CASES: list[tuple[str, Any]] = [
     ("partition([1, 2, 3, 4, 5], 2)", [[1, 2], [3, 4], [5]]),
     ("partition([1, 2], 0)", NULL),
     ("count(5)", 1),
+    ("list replace([1, 2, 3], 2, 4)", [1, 4, 3]),
+    ("list replace([1, 2, 3], -1, 4)", [1, 2, 4]),
+    ("list replace([1, 2, 3], 4, 4)", NULL),
+    ("list replace([2, 4, 7, 8], function(item, newItem) item < newItem, 5)", [5, 5, 7, 8]),
+    ("list replace([2, 4], function(item) item = 2, 5)", NULL),
+    ('upper case(["bob"])', "BOB"),  # a singleton list where a single value is expected
     # --- numeric ----------------------------------------------------------------------------
     ("decimal(1/3, 2)", 0.33),
     ("decimal(1.5, 0)", 2),
@@ -324,6 +330,12 @@ CASES: list[tuple[str, Any]] = [
     ("coincides([1..5], (1..5])", False),
     ('before("a", 1)', NULL),
     ("includes((< 10), 5)", True),
+    ('2 in range("[1..3]")', True),
+    ('range("(18..21]") = (18..21]', True),
+    ('range("[@\\"2026-01-01\\"..@\\"2026-12-31\\"]").end', "2026-12-31"),
+    ('range("[3..1]")', NULL),
+    ('range("[x..3]")', NULL),
+    ('range("not a range")', NULL),
     ("includes((>= 10), 5)", False),
 ]
 
