@@ -20,14 +20,17 @@ from services.engine.feel.values import NUMBER_CONTEXT, FeelFunction, repr_value
 
 from .model import (
     BusinessKnowledgeModel,
+    ConditionalExpr,
     ContextExpr,
     Decision,
     DecisionRequirements,
     DecisionService,
     DecisionTable,
     DmnError,
+    FilterExpr,
     FunctionDefExpr,
     InvocationExpr,
+    IterationExpr,
     ListExpr,
     LiteralExpr,
     RelationExpr,
@@ -209,7 +212,37 @@ class _Evaluation:
             ]
         if isinstance(expr, DecisionTable):
             return self.table(expr, scope, [], [])
+        if isinstance(expr, ConditionalExpr):
+            chosen = expr.then if self.boolean(expr.condition, scope, "if") else expr.otherwise
+            return self.coerce(self.expression(chosen, scope), expr.type_ref)
+        if isinstance(expr, FilterExpr | IterationExpr):
+            return self.coerce(self.iterate(expr, scope), expr.type_ref)
         raise _Failure(self.current, f"unsupported expression {type(expr).__name__}")
+
+    def iterate(self, expr: FilterExpr | IterationExpr, scope: Mapping[str, Any]) -> Any:
+        items = self.expression(expr.source, scope)
+        if items is None:
+            return None
+        if not isinstance(items, list):
+            items = [items]
+        if isinstance(expr, FilterExpr):
+            out = []
+            for item in items:
+                local = {"item": item, **item} if isinstance(item, dict) else {"item": item}
+                if self.boolean(expr.match, ChainMap(local, scope), "match"):
+                    out.append(item)
+            return out
+        if expr.kind == "for":
+            return [self.expression(expr.body, ChainMap({expr.variable: i}, scope)) for i in items]
+        results = [self.boolean(expr.body, ChainMap({expr.variable: i}, scope), "satisfies") for i in items]
+        return any(results) if expr.kind == "some" else all(results)
+
+    def boolean(self, expr: Any, scope: Mapping[str, Any], part: str) -> bool:
+        # boxed expressions are stricter than FEEL's 'if': a non-boolean is an error (DMN 1.5)
+        value = self.expression(expr, scope)
+        if not isinstance(value, bool):
+            raise _Failure(self.current, f"the '{part}' of a boxed expression gave '{repr_value(value)}', not a boolean")
+        return value
 
     def invocation(self, expr: InvocationExpr, scope: Mapping[str, Any]) -> Any:
         fn = self.feel(expr.callee, scope)

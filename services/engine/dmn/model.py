@@ -61,6 +61,39 @@ class RelationExpr:
 
 
 @dataclass(slots=True)
+class ConditionalExpr:
+    """DMN 1.5 boxed conditional: if / then / else."""
+
+    id: str | None
+    condition: Any
+    then: Any
+    otherwise: Any
+    type_ref: str | None = None
+
+
+@dataclass(slots=True)
+class IterationExpr:
+    """DMN 1.5 boxed for / some / every (kind) over ``source`` with ``variable`` bound."""
+
+    id: str | None
+    kind: str
+    variable: str
+    source: Any
+    body: Any
+    type_ref: str | None = None
+
+
+@dataclass(slots=True)
+class FilterExpr:
+    """DMN 1.5 boxed filter: items of ``source`` for which ``match`` holds (``item`` bound)."""
+
+    id: str | None
+    source: Any
+    match: Any
+    type_ref: str | None = None
+
+
+@dataclass(slots=True)
 class DecisionInput:
     id: str
     label: str
@@ -124,6 +157,9 @@ _DECISION_TYPES = {
     ListExpr: "LIST",
     RelationExpr: "RELATION",
     FunctionDefExpr: "FUNCTION_DEFINITION",
+    ConditionalExpr: "CONDITIONAL",
+    IterationExpr: "ITERATION",
+    FilterExpr: "FILTER",
 }
 
 

@@ -18,6 +18,7 @@ from services.engine.feel.parser import parse_expression
 
 from .model import (
     BusinessKnowledgeModel,
+    ConditionalExpr,
     ContextExpr,
     Decision,
     DecisionInput,
@@ -26,10 +27,12 @@ from .model import (
     DecisionService,
     DecisionTable,
     DmnError,
+    FilterExpr,
     FunctionDefExpr,
     InputData,
     InvocationExpr,
     ItemDefinition,
+    IterationExpr,
     ListExpr,
     LiteralExpr,
     RelationExpr,
@@ -39,7 +42,7 @@ from .model import (
 _HIT_POLICIES = {"UNIQUE", "FIRST", "PRIORITY", "ANY", "COLLECT", "RULE ORDER", "OUTPUT ORDER"}
 _AGGREGATIONS = {"SUM", "MIN", "MAX", "COUNT"}
 _EXPRESSION_TAGS = {"literalExpression", "decisionTable", "context", "invocation", "functionDefinition",
-                    "list", "relation"}  # fmt: skip
+                    "list", "relation", "conditional", "filter", "for", "some", "every"}  # fmt: skip
 
 
 def _local(tag: Any) -> str:
@@ -187,7 +190,30 @@ class _Reader:
                     raise self.fail(el.get("id") or owner_id, "a relation row must have one cell per column")
                 rows.append(cells)
             return RelationExpr(el.get("id"), columns, rows, el.get("typeRef"))
+        if tag in ("conditional", "filter", "for", "some", "every"):
+            return self.boxed(el, tag, owner_id)
         raise self.fail(el.get("id") or owner_id, f"unsupported expression '{tag}'")
+
+    def boxed(self, el: Element, tag: str, owner_id: str | None) -> Any:
+        """DMN 1.5 boxed conditional, filter and iterators: each part wraps one expression."""
+
+        def part(name: str) -> Any:
+            p = _child(el, name)
+            inner = _first_expression(p) if p is not None else None
+            if inner is None:
+                raise self.fail(el.get("id") or owner_id, f"a boxed {tag} needs its '{name}' expression")
+            return self.expression(inner, owner_id)
+
+        eid, type_ref = el.get("id"), el.get("typeRef")
+        if tag == "conditional":
+            return ConditionalExpr(eid, part("if"), part("then"), part("else"), type_ref)
+        if tag == "filter":
+            return FilterExpr(eid, part("in"), part("match"), type_ref)
+        variable = el.get("iteratorVariable")
+        if not variable:
+            raise self.fail(eid or owner_id, f"a boxed {tag} needs an iteratorVariable")
+        body = part("return" if tag == "for" else "satisfies")
+        return IterationExpr(eid, tag, variable, part("in"), body, type_ref)
 
     def function_definition(self, el: Element, owner_id: str | None) -> FunctionDefExpr:
         params = [(p.get("name", ""), p.get("typeRef")) for p in _children(el, "formalParameter")]

@@ -326,3 +326,34 @@ def test_instance_of_item_definitions() -> None:
     # instance of checks the type, not the allowed values (DMN 1.5 10.3.2.9.1)
     assert run(body, "a", {}).output == [True, False, True, False]
     assert run(body, "b", {}).output == 6
+
+
+def _boxed(decision_id: str, xml: str) -> str:
+    return f'<decision id="{decision_id}" name="{decision_id}">{xml}</decision>'
+
+
+def _lit(text: str) -> str:
+    return f"<literalExpression><text>{escape(text)}</text></literalExpression>"
+
+
+def test_boxed_conditional_filter_and_iterators() -> None:
+    big, small, yes = _lit('"big"'), _lit('"small"'), _lit('"yes"')
+    in_list = "<in>" + _lit("[1, 2, 3]") + "</in>"
+    body = (
+        _boxed("cond", f"<conditional><if>{_lit('x > 1')}</if><then>{big}</then><else>{small}</else></conditional>")
+        + _boxed("filt", f"<filter><in>{_lit('items')}</in><match>{_lit('price > 10')}</match></filter>")
+        + _boxed("for", f'<for iteratorVariable="i">{in_list}<return>{_lit("i * x")}</return></for>')
+        + _boxed("some", f'<some iteratorVariable="i">{in_list}<satisfies>{_lit("i > x")}</satisfies></some>')
+        + _boxed("every", f'<every iteratorVariable="i">{in_list}<satisfies>{_lit("i > x")}</satisfies></every>')
+        + _boxed("bad", f"<conditional><if>{yes}</if><then>{_lit('1')}</then><else>{_lit('2')}</else></conditional>")
+    )
+    variables = {"x": 2, "items": [{"price": 5}, {"price": 20}]}
+    assert run(body, "cond", variables).output == "big"
+    assert run(body, "filt", variables).output == [{"price": 20}]
+    assert run(body, "for", variables).output == [2, 4, 6]
+    assert run(body, "some", variables).output is True
+    assert run(body, "every", variables).output is False
+    bad = run(body, "bad", variables)
+    assert bad.failed_decision_id == "bad"
+    assert "not a boolean" in bad.failure_message
+    assert run(body, "cond", variables).evaluated_decisions[0].decision_type == "CONDITIONAL"
