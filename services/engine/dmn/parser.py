@@ -82,6 +82,11 @@ def _needs_backticks(name: str) -> bool:
         tree = parse_expression(name)
     except FeelSyntaxError:
         return True
+    if tree[0] == "path":
+        # "Person.Gender" reads as a path; FEEL falls back to the dotted variable name
+        while tree[0] == "path":
+            tree = tree[2]
+        return tree[0] != "name"
     return not (tree[0] == "name" and tree[2] == " ".join(name.split()))
 
 

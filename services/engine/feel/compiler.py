@@ -577,6 +577,14 @@ def _name_path(base: Node, keys: list[str]) -> Fn:
         raw = _raw(env, name, keys)
         if raw is not MISSING:
             return to_feel(raw)
+        if lookup(env, name) is MISSING:
+            # a variable whose name holds dots, such as a DMN parameter "Person.Gender"
+            for n in range(len(keys), 0, -1):
+                v = lookup(env, ".".join([name, *keys[:n]]))
+                if v is not MISSING:
+                    for k in keys[n:]:
+                        v = get_path(v, k, env.ctl)
+                    return v
         v = fbase(env)
         for k in keys:
             v = get_path(v, k, env.ctl)

@@ -265,6 +265,8 @@ CASES: list[tuple[str, dict[str, Any], Any]] = [
     ("first name", {"first name": "Li"}, "Li"),
     ('first name + " " + last name', {"first name": "Li", "last name": "Wei"}, "Li Wei"),
     ("`x-y`", {"x-y": 3}, 3),
+    ("Person.Gender", {"Person.Gender": "F"}, "F"),  # a dotted variable name when no 'Person' exists
+    ("Person.Gender", {"Person": {"Gender": "M"}, "Person.Gender": "F"}, "M"),
     ("x", {"x": {"k": [1, {"z": True}]}}, {"k": [1, {"z": True}]}),
     ("missing", {}, NULL),
     # --- instance of ---------------------------------------------------------------------------
