@@ -207,7 +207,15 @@ class Events:
             return False
         self.engine.metrics.timers_fired += 1
         self.state.remove_subscription(key)
-        self._write(subscription, "TRIGGERED")
+        started_key = 0
+        if subscription.element_instance_key <= 0:
+            # the record of a start event's timer names the instance it starts, as Zeebe's does
+            started_key = self.state.new_key()
+            subscription.process_instance_key = started_key
+            self._write(subscription, "TRIGGERED")
+            subscription.process_instance_key = -1
+        else:
+            self._write(subscription, "TRIGGERED")
         instance = self.state.elements.get(subscription.element_instance_key) \
             if subscription.element_instance_key > 0 else None
         if instance is not None:
@@ -238,7 +246,7 @@ class Events:
             process = self.engine.processes.get(subscription.process_definition_key)
             if process is not None:
                 self.engine.processors[ElementType.PROCESS].start_at(
-                    process, process.elements[subscription.catch_element_id], {})
+                    process, process.elements[subscription.catch_element_id], {}, key=started_key)
         elif instance is not None:
             self.trigger(instance, subscription.catch_element_id, {})
         return True

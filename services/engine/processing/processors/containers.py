@@ -117,8 +117,8 @@ class ProcessProcessor(ScopeProcessor):
     def create_instance(self, process: ExecutableProcess, variables: dict[str, Any], *,
                         start_element: FlowNode | None = None, start_variables: dict[str, Any] | None = None,
                         start_instructions: list[str] | None = None, parent: ElementInstance | None = None,
-                        ) -> ElementInstance:
-        key = self.state.new_key()
+                        key: int = 0) -> ElementInstance:
+        key = key or self.state.new_key()
         root = ElementInstance(
             key, process.bpmn_process_id, process.key, key, -1,
             parent_process_instance_key=parent.process_instance_key if parent else -1,
@@ -142,8 +142,9 @@ class ProcessProcessor(ScopeProcessor):
         self.engine.metrics.instances_active += 1
         return root
 
-    def start_at(self, process: ExecutableProcess, start: FlowNode, variables: dict[str, Any]) -> ElementInstance:
-        return self.create_instance(process, {}, start_element=start, start_variables=variables)
+    def start_at(self, process: ExecutableProcess, start: FlowNode, variables: dict[str, Any], *,
+                 key: int = 0) -> ElementInstance:
+        return self.create_instance(process, {}, start_element=start, start_variables=variables, key=key)
 
     def start_children(self, instance: ElementInstance) -> None:
         trigger = instance.trigger
