@@ -331,8 +331,9 @@ class _Evaluation:
             values.append(v)
             evaluated_inputs.append(EvaluatedInput(i.id, i.label, to_json(v)))
         hits: list[tuple[int, Rule, list[Any]]] = []
+        scopes: list[Any] = [None] * len(values)  # one '?' scope per input, made when first needed
         for n, rule in enumerate(table.rules):
-            if self.rule_matches(rule, values, scope):
+            if self.rule_matches(rule, values, scope, scopes):
                 outs = [self.coerce(self.feel(o, scope), out.type_ref) for o, out in zip(rule.output_entries, table.outputs, strict=True)]
                 hits.append((n, rule, outs))
                 if table.hit_policy == "FIRST":
@@ -366,12 +367,14 @@ class _Evaluation:
             return self.aggregate(table.aggregation, [outs[0] for _, _, outs in hits])
         return [shape(outs) for _, _, outs in hits]
 
-    def rule_matches(self, rule: Rule, values: list[Any], scope: Mapping[str, Any]) -> bool:
-        for tests, v in zip(rule.input_entries, values, strict=True):
+    def rule_matches(self, rule: Rule, values: list[Any], scope: Mapping[str, Any], scopes: list[Any]) -> bool:
+        for i, (tests, v) in enumerate(zip(rule.input_entries, values, strict=True)):
             if isinstance(tests, FeelSyntaxError):
                 raise _Failure(self.current, str(tests))
             try:
-                if tests.matches(v, scope, self.clock) is not True:
+                if scopes[i] is None:
+                    scopes[i] = tests.input_scope(v, scope, self.clock)
+                if tests.matches_in(scopes[i]) is not True:
                     return False
             except FeelError as e:
                 raise _Failure(self.current, f"rule '{rule.id}': {e}") from None

@@ -115,6 +115,22 @@ class CompiledUnaryTests:
             r = not r
         return EvalResult(r, env.ctl.warnings)
 
+    def input_scope(self, input_value: Any, variables: Mapping[str, Any], clock: Clock = None) -> Env:
+        """A scope with '?' bound, to test many entries against one input (DMN tables)."""
+        x = to_feel(input_value)
+        return Env({"?": x}, None, variables, Ctl(clock))
+
+    def matches_in(self, scope: Env) -> bool | None:
+        """Like matches(), in a scope made by input_scope() (shared by a table's rules)."""
+        if self._tests is None:
+            return True
+        tests = self._tests
+        x = scope.vars["?"]
+        r = _run(lambda e: run_tests(tests, e, x), self.source, scope)
+        if self._negate and r is not None:
+            r = not r
+        return r
+
     def __repr__(self) -> str:
         return f"CompiledUnaryTests({self.source!r})"
 

@@ -381,6 +381,26 @@ def compile_test(node: Node) -> Test:
 
         return const_test
     fe = compile_node(expr)
+    if expr[0] == "range" and const_value(expr[3])[0] and const_value(expr[4])[0]:
+        # [1..10] with literal ends: the range is built once, numbers compare directly
+        lo, hi = const_value(expr[3])[1], const_value(expr[4])[1]
+        kind = rt.compare_kind(lo)
+        fixed = Range(lo, hi, expr[2], expr[5]) if kind is not None and kind == rt.compare_kind(hi) else None
+        if type(fixed) is Range and type(lo) is Decimal and type(hi) is Decimal:
+            lo_incl, hi_incl = expr[2], expr[5]
+
+            def number_range_test(env: Env, x: Any) -> Any:
+                if type(x) is Decimal:
+                    return (lo <= x if lo_incl else lo < x) and (x <= hi if hi_incl else x < hi)
+                return in_range(x, fixed, env.ctl)
+
+            return number_range_test
+        if type(fixed) is Range:
+
+            def const_range_test(env: Env, x: Any) -> Any:
+                return in_range(x, fixed, env.ctl)
+
+            return const_range_test
     if expr[0] in ("range", "open_range"):
 
         def range_test(env: Env, x: Any) -> Any:
