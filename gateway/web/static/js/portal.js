@@ -1,0 +1,3 @@
+import { startPage } from './qly.js';
+
+startPage({ active: '/portal', requireLogin: false });
