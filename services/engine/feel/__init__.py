@@ -52,14 +52,20 @@ def _evaluation_error(e: Exception, source: str, env: Env) -> FeelEvaluationErro
     # the messages are Camunda's, which Zeebe shows in incidents
     if isinstance(e, FeelAssertionError):
         return FeelAssertionError(f"Assertion failure on evaluate the expression '{source}': {e}", env.ctl.warnings)
-    cause = "nested too deeply" if isinstance(e, RecursionError) else str(e)
+    if isinstance(e, RecursionError):
+        cause = "nested too deeply"
+    elif isinstance(e, FeelEvaluationError):
+        cause = str(e)
+    else:
+        # a defect of ours must still reach the engine as a FEEL failure (an incident), not a crash
+        cause = f"internal error: {type(e).__name__}: {e}"
     return FeelEvaluationError(f"failed to evaluate expression '{source}': {cause}", env.ctl.warnings)
 
 
 def _run(fn: Callable[[Env], Any], source: str, env: Env) -> Any:
     try:
         return fn(env)
-    except (FeelEvaluationError, RecursionError) as e:
+    except Exception as e:
         raise _evaluation_error(e, source, env) from None
 
 
@@ -77,7 +83,7 @@ class CompiledExpression:
         env = Env(EMPTY, None, variables, Ctl(clock))
         try:
             return self._fn(env)
-        except (FeelEvaluationError, RecursionError) as e:
+        except Exception as e:
             raise _evaluation_error(e, self.source, env) from None
 
     def evaluate_detailed(self, variables: Mapping[str, Any] = EMPTY, clock: Clock = None) -> EvalResult:
@@ -140,11 +146,15 @@ def compile_expression(source: str) -> CompiledExpression:
     """Parse and compile once; cached by source text. Raises FeelSyntaxError."""
     if not isinstance(source, str):
         raise FeelSyntaxError(str(source), 0, "expression text")
-    tree = parse_expression(source)
     try:
+        tree = parse_expression(source)
         fn = compile_node(tree)
+    except FeelSyntaxError:
+        raise
     except RecursionError:
         raise FeelSyntaxError(source, 0, "an expression nested less deeply", "too deep nesting") from None
+    except Exception as e:  # a defect of ours still reports as a FEEL error
+        raise FeelSyntaxError(source, 0, "a valid expression", f"internal error {type(e).__name__}: {e}") from None
     return CompiledExpression(source, fn, tree)
 
 
@@ -153,12 +163,16 @@ def compile_unary_tests(source: str) -> CompiledUnaryTests:
     """Parse DMN unary tests (an input entry); cached by source text. Raises FeelSyntaxError."""
     if not isinstance(source, str):
         raise FeelSyntaxError(str(source), 0, "unary tests text")
-    tree = parse_unary_tests(source)
     try:
+        tree = parse_unary_tests(source)
         if tree[0] == "ut_any":
             return CompiledUnaryTests(source, None, False)
         if tree[0] == "ut_not":
             return CompiledUnaryTests(source, [compile_test(t) for t in tree[2]], True)
         return CompiledUnaryTests(source, [compile_test(t) for t in tree[2]], False)
+    except FeelSyntaxError:
+        raise
     except RecursionError:
         raise FeelSyntaxError(source, 0, "unary tests nested less deeply", "too deep nesting") from None
+    except Exception as e:  # a defect of ours still reports as a FEEL error
+        raise FeelSyntaxError(source, 0, "valid unary tests", f"internal error {type(e).__name__}: {e}") from None

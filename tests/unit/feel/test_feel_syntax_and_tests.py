@@ -230,3 +230,13 @@ def test_json_round_trip_of_evaluation() -> None:
 @pytest.mark.parametrize("ws", ["\t", "\u0085", "\u00a0", "\u1680", "\u180e", "\u2003", "\u200b", "\u2028", "\u3000", "\ufeff"])
 def test_dmn_whitespace_characters(ws: str) -> None:
     assert compile_expression(f"{ws}1{ws}+{ws}x{ws}").evaluate({"x": 2}) == Decimal(3)
+
+
+def test_a_failing_host_mapping_is_a_missing_variable() -> None:
+    class Broken(dict):
+        def __getitem__(self, key: str) -> object:
+            raise RuntimeError("scope store unavailable")
+
+    r = compile_expression("x + 1").evaluate_detailed(Broken())
+    assert r.value is None
+    assert r.warnings == ["No variable found with name 'x'"]
