@@ -490,4 +490,7 @@ def evaluate_decision(
         return DecisionResult(decision.id, decision.name, None, ev.evaluated, f.decision_id or decision.id, f.message)
     except RecursionError:
         return DecisionResult(decision.id, decision.name, None, ev.evaluated, ev.current or decision.id, "evaluation nested too deeply")
+    except Exception as e:  # a defect of ours becomes a failed evaluation (an incident), not a crash
+        message = f"internal error: {type(e).__name__}: {e}"
+        return DecisionResult(decision.id, decision.name, None, ev.evaluated, ev.current or decision.id, message)
     return DecisionResult(decision.id, decision.name, to_json(value), ev.evaluated, value=value)
