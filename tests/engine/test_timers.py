@@ -11,6 +11,7 @@ import datetime as dt
 import json
 from collections import Counter
 
+import grpc
 import pytest
 
 from tests.engine import bpmn
@@ -468,3 +469,20 @@ async def test_timer_record_carries_the_instance(engine: EngineProcess, gateway:
     (canceled,) = log.records("TIMER", "CANCELED", processInstanceKey=key)
     assert canceled["key"] == record["key"]
     assert json.loads(json.dumps(canceled["value"]))["dueDate"] == value["dueDate"]
+
+
+async def test_timer_start_expression_is_evaluated_at_deployment(engine: EngineProcess, gateway: RawGateway,
+                                                                 log: Log) -> None:
+    pid = unique("deploy-expr")
+    due = (engine.clock() // 1000 + 3600) * 1000
+    model = start_model(pid, more.timer("date", f'=date and time("{iso(due)}")'))
+    await gateway.deploy((f"{pid}.bpmn", model))
+    (created,) = log.timers("CREATED", processDefinitionKey=_definition_key(log, pid))
+    assert created["dueDate"] == due
+    bad = unique("deploy-bad")
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await gateway.deploy((f"{bad}.bpmn", start_model(bad, more.timer("cycle", "=missing"))))
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "Expected a valid timer expression for start event" in error.value.details()
+    assert "- Element: tick" in error.value.details()
+    assert log.records("PROCESS", "CREATED", bpmnProcessId=bad) == []

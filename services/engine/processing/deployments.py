@@ -94,6 +94,12 @@ class Deployments:
             except DeploymentError as error:
                 errors.append(str(error).rstrip("\n"))
         errors.extend(self._duplicate_ids(parsed))
+        for kind, name, _, model in parsed:
+            if kind == "bpmn":
+                problems = [p for process in model for p in self.engine.events.start_event_problems(process)]
+                if problems:
+                    errors.append(f"'{name}': " + "\n".join(f"- Element: {element_id}\n    - ERROR: {message}"
+                                                             for element_id, message in problems))
         if errors:
             raise Rejection(
                 RejectionType.INVALID_ARGUMENT,

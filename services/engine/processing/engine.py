@@ -69,7 +69,7 @@ class Engine:
         self.deployments.load()
         for instance in self.state.elements.values():
             self._resolve_node(instance)
-        self.events.rebuild_start_subscriptions()
+        self.events.recover()
         for command in meta.get("pending") or []:
             self.queue.append(tuple(command))
         self.metrics.instances_active = sum(

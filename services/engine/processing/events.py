@@ -43,6 +43,8 @@ class Events:
         # latest process versions with start events, by message / signal name
         self.start_messages: dict[str, list[tuple[int, str]]] = {}  # name -> [(definition key, element id)]
         self.start_signals: dict[str, list[tuple[int, str]]] = {}
+        # (bpmn process id, correlation key) -> active instances a message with that key started
+        self.started_by_message: dict[tuple[str, str], set[int]] = {}
 
     # -- dispatch of queued event commands ---------------------------------------------------------------
 
@@ -160,14 +162,15 @@ class Events:
         instance.subscriptions = []
         self.state.touch_element(instance)
 
-    def close(self, instance: ElementInstance, subscription: Subscription, intent: str) -> None:
+    def close(self, instance: ElementInstance, subscription: Subscription, intent: str,
+              variables: dict[str, Any] | None = None, message_key: int = -1) -> None:
         self.state.remove_subscription(subscription.key)
         try:
             instance.subscriptions.remove(subscription.key)
         except ValueError:
             pass
         self.state.touch_element(instance)
-        self._write(subscription, intent)
+        self._write(subscription, intent, variables, message_key)
 
     # -- timers ------------------------------------------------------------------------------------------------
 
@@ -255,7 +258,7 @@ class Events:
 
     def publish(self, name: str, correlation_key: str, ttl_ms: int, message_id: str,
                 variables: dict[str, Any]) -> int:
-        if message_id and (name, message_id) in self.state.message_ids:
+        if message_id and (name, correlation_key, message_id) in self.state.message_ids:
             raise Rejection(
                 RejectionType.ALREADY_EXISTS,
                 f"Expected to publish a new message with id '{message_id}', but a message with that id was "
@@ -290,23 +293,35 @@ class Events:
                                                                              message.correlation_key):
                 continue
             message.correlated.append(process.bpmn_process_id)
-            self.engine.metrics.messages_correlated += 1
-            self.engine.write(message.key, ValueType.MESSAGE_START_EVENT_SUBSCRIPTION, "CORRELATED", {
-                "processDefinitionKey": process.key, "bpmnProcessId": process.bpmn_process_id,
-                "startEventId": element_id, "messageName": message.name, "messageKey": message.key,
-                "correlationKey": message.correlation_key, "variables": message.variables, "tenantId": "<default>",
-            })
-            root = self.engine.processors[ElementType.PROCESS].start_at(
-                process, process.elements[element_id], message.variables)
+            self.start_by_message(process, process.elements[element_id], message)
+
+    def start_by_message(self, process: ExecutableProcess, start: FlowNode, message: Message) -> None:
+        self.engine.metrics.messages_correlated += 1
+        key = self.state.new_key()
+        self.engine.write(message.key, ValueType.MESSAGE_START_EVENT_SUBSCRIPTION, "CORRELATED", {
+            "processDefinitionKey": process.key, "bpmnProcessId": process.bpmn_process_id,
+            "startEventId": start.id, "messageName": message.name, "messageKey": message.key,
+            "correlationKey": message.correlation_key, "variables": message.variables,
+            "processInstanceKey": key, "tenantId": "<default>",
+        })
+        root = self.engine.processors[ElementType.PROCESS].start_at(process, start, message.variables, key=key)
+        if message.correlation_key:
             root.created_by_message = message.correlation_key
             self.state.touch_element(root)
+            self.started_by_message.setdefault((process.bpmn_process_id, message.correlation_key), set()).add(key)
 
     def _has_active_instance_for_key(self, bpmn_process_id: str, correlation_key: str) -> bool:
-        for instance in self.state.elements.values():
-            if (instance.created_by_message == correlation_key and instance.key == instance.process_instance_key
-                    and self.engine.processes[instance.process_definition_key].bpmn_process_id == bpmn_process_id):
-                return True
-        return False
+        return bool(self.started_by_message.get((bpmn_process_id, correlation_key)))
+
+    def message_started_instance_ended(self, root: ElementInstance) -> None:
+        process = self.engine.processes[root.process_definition_key]
+        correlation_key = root.created_by_message or ""
+        active = self.started_by_message.get((process.bpmn_process_id, correlation_key))
+        if active is not None:
+            active.discard(root.key)
+            if not active:
+                del self.started_by_message[(process.bpmn_process_id, correlation_key)]
+        self.correlate_buffered_starts(process, correlation_key)
 
     def _correlate(self, subscription: Subscription, message: Message) -> bool:
         instance = self.state.elements.get(subscription.element_instance_key)
@@ -319,7 +334,7 @@ class Events:
         if keep_open:
             self._write(subscription, "CORRELATED", message.variables, message.key)
         else:
-            self.close(instance, subscription, "CORRELATED")
+            self.close(instance, subscription, "CORRELATED", message.variables, message.key)
         self.trigger(instance, subscription.catch_element_id, dict(message.variables))
         return True
 
@@ -351,7 +366,7 @@ class Events:
     def correlate_buffered_starts(self, process: ExecutableProcess, correlation_key: str) -> None:
         """An instance started by a message ended: a buffered message with the same key may start the next."""
         for start in process.message_starts:
-            name = start.message.name.static if start.message and start.message.name else None
+            name = self.start_name(start)
             if not name:
                 continue
             for key in list(self.state.buffered.get((name, correlation_key), ())):
@@ -362,9 +377,7 @@ class Events:
                     continue
                 message.correlated.append(process.bpmn_process_id)
                 self.state.touch_message(message)
-                root = self.engine.processors[ElementType.PROCESS].start_at(process, start, message.variables)
-                root.created_by_message = correlation_key
-                self.state.touch_element(root)
+                self.start_by_message(process, start, message)
                 return
 
     def expire_message(self, key: int, due: int) -> bool:
@@ -500,16 +513,63 @@ class Events:
 
     # -- start events of process definitions ------------------------------------------------------------------------
 
+    def recover(self) -> None:
+        self.rebuild_start_subscriptions()
+        for instance in self.state.elements.values():
+            if instance.created_by_message and instance.key == instance.process_instance_key:
+                process = self.engine.processes[instance.process_definition_key]
+                self.started_by_message.setdefault((process.bpmn_process_id, instance.created_by_message),
+                                                   set()).add(instance.key)
+
     def rebuild_start_subscriptions(self) -> None:
         self.start_messages.clear()
         self.start_signals.clear()
         for process in self.engine.deployments.latest_processes():
             for start in process.message_starts:
-                if start.message is not None and start.message.name is not None and start.message.name.is_static:
-                    self.start_messages.setdefault(start.message.name.static or "", []).append((process.key, start.id))
+                name = self.start_name(start)
+                if name is not None:
+                    self.start_messages.setdefault(name, []).append((process.key, start.id))
             for start in process.signal_starts:
-                if start.signal_name is not None and start.signal_name.is_static:
-                    self.start_signals.setdefault(start.signal_name.static or "", []).append((process.key, start.id))
+                name = self.start_name(start)
+                if name is not None:
+                    self.start_signals.setdefault(name, []).append((process.key, start.id))
+
+    def start_name(self, start: FlowNode) -> str | None:
+        """The message or signal name of a process start event: an expression is evaluated without
+        variables (there is no instance yet); deployment rejects one that fails."""
+        expression = start.message.name if start.message is not None else start.signal_name
+        if expression is None:
+            return None
+        if expression.is_static:
+            return expression.static or ""
+        try:
+            return expression.evaluate_string({}, self.engine.now)
+        except ExpressionError:
+            return None
+
+    def start_event_problems(self, process: ExecutableProcess) -> list[tuple[str, str]]:
+        """(element id, message) for each start event of the process whose expression can't be evaluated at
+        deployment, as Zeebe validates them."""
+        problems = []
+        now = self.engine.now()
+        for start in process.timer_starts:
+            if start.timer is not None and not start.timer.expression.is_static:
+                try:
+                    self.timer_due(start, {}, now)
+                except ExpressionError as error:
+                    problems.append((start.id, "Expected a valid timer expression for start event, but encountered "
+                                     f"the following error: {error}"))
+        for start in [*process.message_starts, *process.signal_starts]:
+            expression = start.message.name if start.message is not None else start.signal_name
+            if expression is None or expression.is_static:
+                continue
+            what = "message" if start.message is not None else "signal"
+            try:
+                expression.evaluate_string({}, self.engine.now)
+            except ExpressionError as error:
+                problems.append((start.id, f"Expected a valid {what} name expression for start event, but "
+                                 f"encountered the following error: {error}"))
+        return problems
 
     def schedule_timer_starts(self, process: ExecutableProcess, previous: ExecutableProcess | None) -> None:
         """A new version replaces the timer start events of the previous one."""

@@ -38,7 +38,8 @@ class EngineState:
         self.signal_subscriptions: dict[str, dict[int, None]] = defaultdict(dict)
         self.messages: dict[int, Message] = {}
         self.buffered: dict[tuple[str, str], dict[int, None]] = defaultdict(dict)  # (name, correlation key)
-        self.message_ids: dict[tuple[str, str], int] = {}
+        # (name, correlation key, message id) of buffered messages: Zeebe's uniqueness rule
+        self.message_ids: dict[tuple[str, str, str], int] = {}
         # due dates: (due ms, sequence, kind, key); stale entries are skipped when popped
         self.due: list[tuple[int, int, str, int]] = []
         self._due_seq = itertools.count()
@@ -173,7 +174,7 @@ class EngineState:
         self._dirty["messages"][message.key] = message
         self.buffered[(message.name, message.correlation_key)][message.key] = None
         if message.message_id:
-            self.message_ids[(message.name, message.message_id)] = message.key
+            self.message_ids[(message.name, message.correlation_key, message.message_id)] = message.key
         self.schedule(message.deadline, "message", message.key)
 
     def touch_message(self, message: Message) -> None:
@@ -189,8 +190,9 @@ class EngineState:
             index.pop(key, None)
             if not index:
                 del self.buffered[(message.name, message.correlation_key)]
-        if message.message_id and self.message_ids.get((message.name, message.message_id)) == key:
-            del self.message_ids[(message.name, message.message_id)]
+        unique = (message.name, message.correlation_key, message.message_id)
+        if message.message_id and self.message_ids.get(unique) == key:
+            del self.message_ids[unique]
         return message
 
     def put_resource(self, key: int, row: dict[str, Any]) -> None:
@@ -292,7 +294,7 @@ class EngineState:
             self.messages[message.key] = message
             self.buffered[(message.name, message.correlation_key)][message.key] = None
             if message.message_id:
-                self.message_ids[(message.name, message.message_id)] = message.key
+                self.message_ids[(message.name, message.correlation_key, message.message_id)] = message.key
             self.schedule(message.deadline, "message", message.key)
         # loading is not a change
         for table in self._dirty:

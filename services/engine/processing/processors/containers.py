@@ -181,8 +181,7 @@ class ProcessProcessor(ScopeProcessor):
         else:
             metrics.instances_completed += 1
         if instance.created_by_message:
-            self.engine.events.correlate_buffered_starts(self.engine.processes[instance.process_definition_key],
-                                                         instance.created_by_message)
+            self.engine.events.message_started_instance_ended(instance)
 
     def notify_waiters(self, instance: ElementInstance, variables: dict[str, Any] | None, error: str | None) -> None:
         waiters = self.engine.result_waiters.pop(instance.key, None)
