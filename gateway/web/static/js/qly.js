@@ -166,19 +166,24 @@ export function dueBadge(due, now) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Auth: the gateway's OAuth2 password flow; the bearer token lives in localStorage so a wall screen
-// stays logged in across reloads. Claims are read from the token only to label the UI; the gateway
-// checks every call.
+// Auth: the gateway's OAuth2 password flow. Access tokens are short-lived; the refresh token (rotated
+// on every use) renews them, so a wall screen stays signed in. Both live in localStorage. Claims are
+// read from the token only to label the UI; the gateway checks every call.
+
+const REFRESH_KEY = 'qly.refresh';
+
+function storedToken() {
+  return localStorage.getItem(TOKEN_KEY);
+}
+
+function expiresSoon(jwt, marginMs = 30000) {
+  const c = decodeClaims(jwt);
+  return !c?.exp || c.exp * 1000 - marginMs < Date.now();
+}
 
 export function token() {
-  const value = localStorage.getItem(TOKEN_KEY);
-  if (!value) return null;
-  const claims = decodeClaims(value);
-  if (claims?.exp && claims.exp * 1000 < Date.now()) {
-    localStorage.removeItem(TOKEN_KEY);
-    return null;
-  }
-  return value;
+  const value = storedToken();
+  return value && !expiresSoon(value, 0) ? value : null;
 }
 
 function decodeClaims(jwt) {
@@ -192,6 +197,54 @@ function decodeClaims(jwt) {
 }
 
 let me = null;
+let refreshing = null;
+
+function storeTokens(data) {
+  localStorage.setItem(TOKEN_KEY, data.access_token);
+  if (data.refresh_token) localStorage.setItem(REFRESH_KEY, data.refresh_token);
+}
+
+function forgetTokens() {
+  localStorage.removeItem(TOKEN_KEY);
+  localStorage.removeItem(REFRESH_KEY);
+  me = null;
+}
+
+async function postToken(fields) {
+  const response = await fetch(TOKEN_URL, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
+    body: new URLSearchParams(fields),
+  });
+  const data = await readBody(response);
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
+}
+
+// A valid access token, renewed through the refresh token when it is about to expire; null when
+// signed out (or the refresh token was revoked or expired).
+export async function freshToken() {
+  const value = storedToken();
+  if (value && !expiresSoon(value)) return value;
+  const refresh = localStorage.getItem(REFRESH_KEY);
+  if (!refresh) return token();
+  if (!refreshing) {
+    refreshing = postToken({ grant_type: 'refresh_token', refresh_token: refresh })
+      .then((data) => {
+        storeTokens(data);
+        return data.access_token;
+      })
+      .catch((error) => {
+        // Only a refusal ends the session; a network error (gateway restarting) keeps it for a retry.
+        if (error instanceof ApiError && error.status < 500) forgetTokens();
+        return token();
+      })
+      .finally(() => {
+        refreshing = null;
+      });
+  }
+  return refreshing;
+}
 
 export function claims() {
   const value = token();
@@ -199,41 +252,34 @@ export function claims() {
 }
 
 export async function login(username, password) {
-  const body = new URLSearchParams({ grant_type: 'password', username, password });
-  const response = await fetch(TOKEN_URL, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
-    body,
-  });
-  const data = await readBody(response);
-  if (!response.ok) throw new ApiError(response.status, data);
-  localStorage.setItem(TOKEN_KEY, data.access_token);
+  const data = await postToken({ grant_type: 'password', username, password });
+  storeTokens(data);
   me = null;
   return data;
 }
 
-export function logout() {
-  localStorage.removeItem(TOKEN_KEY);
-  me = null;
+export async function logout() {
+  const refresh = localStorage.getItem(REFRESH_KEY);
+  forgetTokens();
+  if (refresh) {
+    await fetch('/api/auth/logout', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ refresh_token: refresh }),
+    }).catch(() => {});
+  }
   location.reload();
 }
 
-// The signed-in user as the gateway describes it (/api/me); null when not signed in.
+// The signed-in user as the gateway describes them (/api/auth/me); null when not signed in.
 export async function currentUser() {
-  if (!token()) return null;
+  if (!(await freshToken())) return null;
   if (me) return me;
   try {
-    me = await api('/api/me');
+    me = await api('/api/auth/me');
   } catch (error) {
-    if (error.status === 404) {
-      // Older gateways have no /api/me: the token's claims are the best we know.
-      const c = claims();
-      me = { username: c?.sub, display_name: c?.name || c?.sub, roles: c?.roles || [], unit_ids: c?.unit_ids || [] };
-    } else if (error.status === 401) {
-      return null;
-    } else {
-      throw error;
-    }
+    if (error.status === 401) return null;
+    throw error;
   }
   return me;
 }
@@ -287,7 +333,7 @@ export async function api(path, { method = 'GET', body, query, headers = {}, raw
     if (text) url += (url.includes('?') ? '&' : '?') + text;
   }
   const init = { method, headers: { Accept: 'application/json, application/problem+json', ...headers } };
-  const bearer = token();
+  const bearer = await freshToken();
   if (bearer) init.headers.Authorization = `Bearer ${bearer}`;
   if (body instanceof FormData || body instanceof Blob || typeof body === 'string') {
     init.body = body;
@@ -319,7 +365,7 @@ export function subscribe(path, { onEvent, onState = () => {}, query } = {}) {
       try {
         onState('connecting');
         const headers = { Accept: 'text/event-stream' };
-        const bearer = token();
+        const bearer = await freshToken();
         if (bearer) headers.Authorization = `Bearer ${bearer}`;
         if (lastId) headers['Last-Event-ID'] = lastId;
         const qs = query ? `?${new URLSearchParams(query)}` : '';
@@ -473,10 +519,7 @@ export function showLogin({ reason } = {}) {
 export async function startPage({ active, requireLogin = true, chrome = true } = {}) {
   await loadI18n();
   applyI18n();
-  onUnauthorized = () => {
-    localStorage.removeItem(TOKEN_KEY);
-    me = null;
-  };
+  onUnauthorized = forgetTokens;
   let user = chrome ? await mountHeader(active) : await currentUser().catch(() => null);
   if (!user && requireLogin) {
     user = await showLogin();
