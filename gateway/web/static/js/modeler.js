@@ -10,14 +10,13 @@ const $ = (id) => document.getElementById(id);
 // --- the gateway's process API --------------------------------------------------------------------
 
 const processesApi = {
-  list: () => api('/api/processes', { query: { size: 200 } }),
-  xml: (definition) => api(`/api/processes/${definition.key}/xml`, { headers: { Accept: 'application/xml, text/xml' } }),
-  forms: () => api('/api/forms', { query: { size: 200 } }),
-  form: (form) => api(`/api/forms/${encodeURIComponent(form.form_id)}`, { query: { version: form.version } }),
+  list: () => api('/api/processes/definitions', { query: { size: 200 } }),
+  xml: (definition) => api(`/api/processes/definitions/${definition.key}/xml`, { headers: { Accept: 'application/xml' } }),
+  forms: () => api('/api/processes/forms', { query: { size: 200 } }),
   deploy(name, text, type) {
     const body = new FormData();
-    body.append('resources', new Blob([text], { type }), name);
-    return api('/api/deployments', { method: 'POST', body });
+    body.append('files', new Blob([text], { type }), name);
+    return api('/api/processes/deployments', { method: 'POST', body });
   },
 };
 
@@ -213,7 +212,7 @@ async function deployBpmn() {
 async function loadProcessList() {
   const select = $('process-select');
   try {
-    const definitions = items(await processesApi.list());
+    const definitions = items(await processesApi.list()).filter((d) => d.has_xml !== false);
     definitions.sort((a, b) => a.bpmn_process_id.localeCompare(b.bpmn_process_id) || b.version - a.version);
     clear(select, h('option', { value: '' }, t('modeler.choose')),
       definitions.map((d) => h('option', { value: String(d.key), dataset: { json: JSON.stringify(d) } },
@@ -315,12 +314,7 @@ function setupForms() {
     const option = event.target.selectedOptions[0];
     if (!option?.dataset.json) return;
     const form = JSON.parse(option.dataset.json);
-    try {
-      const loaded = await processesApi.form(form);
-      await openForm(loaded.schema || loaded, form.resource_name || `${form.form_id}.form`);
-    } catch (error) {
-      toast(error, 'error');
-    }
+    await openForm(form.schema, form.resource_name || `${form.form_id}.form`);
   });
   $('form-new').addEventListener('click', () => openForm(BLANK_FORM(`Form_${Math.random().toString(36).slice(2, 9)}`), 'form.form'));
   readFile($('form-file'), (text, name) => {

@@ -9,12 +9,13 @@ import {
 const $ = (id) => document.getElementById(id);
 
 const operateApi = {
-  instances: (query) => api('/api/instances', { query }),
-  instance: (key) => api(`/api/instances/${key}`),
-  xml: (definitionKey) => api(`/api/processes/${definitionKey}/xml`, { headers: { Accept: 'application/xml, text/xml' } }),
-  processes: () => api('/api/processes', { query: { size: 200 } }),
-  retry: (incidentKey, body) => api(`/api/incidents/${incidentKey}/retry`, { method: 'POST', body }),
-  cancel: (key) => api(`/api/instances/${key}/cancel`, { method: 'POST' }),
+  instances: (query) => api('/api/processes/instances', { query }),
+  incidents: (query) => api('/api/processes/incidents', { query }),
+  instance: (key) => api(`/api/processes/instances/${key}`),
+  xml: (definitionKey) => api(`/api/processes/definitions/${definitionKey}/xml`, { headers: { Accept: 'application/xml' } }),
+  processes: () => api('/api/processes/definitions', { query: { size: 200 } }),
+  retry: (incidentKey, body) => api(`/api/processes/incidents/${incidentKey}/retry`, { method: 'POST', body }),
+  cancel: (key) => api(`/api/processes/instances/${key}/cancel`, { method: 'POST' }),
 };
 
 let query = { page: 1, size: 20 };
@@ -26,26 +27,47 @@ function stateBadge(instance) {
   return h('span', { class: `badge ${cls}` }, instance.has_incident ? t('operate.has_incident') : t(`instance_state.${instance.state}`));
 }
 
+function instanceItem(instance) {
+  return h('li', {},
+    h('a', {
+      class: 'item', href: `/operate/${instance.key}`, 'aria-current': String(instance.key) === String(selectedKey) ? 'true' : null,
+      onclick: (event) => {
+        event.preventDefault();
+        select(instance.key);
+      },
+    },
+    h('div', { class: 'title' }, instance.bpmn_process_id, instance.version ? ` v${instance.version}` : ''),
+    h('div', { class: 'meta' }, h('span', { class: 'mono' }, String(instance.key)), stateBadge(instance),
+      h('span', {}, fmtDateTime(instance.start_date)))));
+}
+
+// With "incidents only" the list shows open incidents, each leading to its instance: the instance list
+// of the API has no incident filter, and an incident is what an operator acts on anyway.
+function incidentItem(incident) {
+  const key = incident.process_instance_key;
+  return h('li', {},
+    h('a', {
+      class: 'item', href: `/operate/${key}`, 'aria-current': String(key) === String(selectedKey) ? 'true' : null,
+      onclick: (event) => {
+        event.preventDefault();
+        select(key);
+      },
+    },
+    h('div', { class: 'title' }, incident.element_id || '—', ' ', h('span', { class: 'badge red' }, incident.error_type)),
+    h('div', { class: 'meta' }, h('span', { class: 'mono' }, String(key)), h('span', {}, fmtDateTime(incident.created_at))),
+    h('div', { class: 'meta incident-line' }, (incident.error_message || '').slice(0, 140))));
+}
+
 async function loadList() {
   const list = $('instance-list');
   clear(list, h('li', {}, loading()));
   try {
-    const page = await operateApi.instances(query);
-    if (!page.items.length) {
-      clear(list, h('li', {}, emptyState(t('common.none'))));
-    } else {
-      clear(list, page.items.map((instance) => h('li', {},
-        h('a', {
-          class: 'item', href: `/operate/${instance.key}`, 'aria-current': String(instance.key) === String(selectedKey) ? 'true' : null,
-          onclick: (event) => {
-            event.preventDefault();
-            select(instance.key);
-          },
-        },
-        h('div', { class: 'title' }, instance.bpmn_process_id, instance.version ? ` v${instance.version}` : ''),
-        h('div', { class: 'meta' }, h('span', { class: 'mono' }, String(instance.key)), stateBadge(instance),
-          h('span', {}, fmtDateTime(instance.start_date)))))));
-    }
+    const { incidentsOnly, ...filters } = query;
+    const page = incidentsOnly
+      ? await operateApi.incidents({ state: 'active', page: filters.page, size: filters.size })
+      : await operateApi.instances(filters);
+    if (!page.items.length) clear(list, h('li', {}, emptyState(t('common.none'))));
+    else clear(list, page.items.map(incidentsOnly ? incidentItem : instanceItem));
     pager(page);
   } catch (error) {
     clear(list, h('li', {}, errorBox(error)));
@@ -203,7 +225,7 @@ async function main() {
     event.preventDefault();
     const form = new FormData(event.target);
     query = { page: 1, size: 20, bpmn_process_id: form.get('bpmn_process_id') || null, state: form.get('state') || null,
-      has_incident: form.get('has_incident') ? 'true' : null };
+      incidentsOnly: !!form.get('has_incident') };
     loadList();
   });
   fillProcessIds();
