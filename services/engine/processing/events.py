@@ -273,7 +273,6 @@ class Events:
             self.state.put_message(message)
         else:
             self.engine.write(message.key, ValueType.MESSAGE, "EXPIRED", message.record_value())
-        self.engine.run()
         return message.key
 
     def correlate_published(self, message: Message) -> None:
@@ -409,7 +408,6 @@ class Events:
         for definition_key, element_id in list(self.start_signals.get(name, ())):
             process = self.engine.processes[definition_key]
             self.engine.processors[ElementType.PROCESS].start_at(process, process.elements[element_id], variables)
-        self.engine.run()
         return key
 
     # -- triggering -------------------------------------------------------------------------------------------------
