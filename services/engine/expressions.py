@@ -18,6 +18,7 @@ from services.engine.feel import (
     compile_expression,
     to_json,
 )
+from services.engine.feel.values import YearMonthDuration
 
 Clock = Callable[[], int]
 
@@ -46,11 +47,10 @@ def result_type(value: Any) -> str:
         return "DATE"
     if isinstance(value, dt.timedelta):
         return "DURATION"
-    name = type(value).__name__.lower()
-    if "period" in name or "yearsmonths" in name:
+    if isinstance(value, YearMonthDuration):
         return "PERIOD"
-    if "duration" in name:
-        return "DURATION"
+    if isinstance(value, dt.time):
+        return "TIME"
     return type(value).__name__.upper()
 
 
@@ -72,7 +72,7 @@ class Expr:
         try:
             self.feel = compile_expression(text)
         except FeelSyntaxError as error:
-            raise ExpressionError(f"failed to parse expression '{text}': {error}") from error
+            raise ExpressionError(str(error)) from error  # FEEL's message names the expression and position
 
     @property
     def is_static(self) -> bool:
