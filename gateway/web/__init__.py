@@ -2,9 +2,11 @@
 
 Everything a page loads comes from this folder or from an allowlisted folder of an installed npm
 package (``/vendor/...``); nothing from a CDN, no web fonts, no map tiles, because the city's intranet
-has no internet. The gateway calls ``install_web(app)`` once where it builds its app.
+has no internet. The gateway's app factory looks for ``mount(app)`` here and calls it once.
 """
 
 from gateway.web.routes import install_web
 
-__all__ = ["install_web"]
+mount = install_web
+
+__all__ = ["install_web", "mount"]

@@ -43,7 +43,8 @@ PAGE_ROUTES: dict[str, str] = {
     "/projects": "projects.html",
     "/projects/{project_code}": "project.html",
     "/problems": "problems.html",
-    "/problems/{problem_id}": "problem.html",
+    # Not /problems/{id}: the API serves RFC 9457 problem types at /problems/{slug}.
+    "/problem/{problem_id}": "problem.html",
     "/modeler": "modeler.html",
     "/operate": "operate.html",
     "/operate/{instance_key}": "operate.html",

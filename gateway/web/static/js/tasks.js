@@ -1,0 +1,320 @@
+// The inbox: my tasks, my groups' unclaimed tasks, completed ones; claim / unclaim; the task's form
+// (form-js, from the deployed form) validated and submitted; the project's and problem's context.
+// Live: the list reloads when a task event arrives.
+
+import { lightBadge, problemHistory, problemStatusBadge, stageTimeline } from './domain.js';
+import {
+  api, ApiError, clear, dueBadge, dueState, emptyState, errorBox, fmtDateTime, h, loading, pathId, requireGlobal,
+  startPage, subscribe, t, toast,
+} from './qly.js';
+
+const $ = (id) => document.getElementById(id);
+
+const tasksApi = {
+  list: (query) => api('/api/tasks', { query }),
+  get: (key) => api(`/api/tasks/${key}`),
+  form: (key) => api(`/api/tasks/${key}/form`),
+  claim: (key) => api(`/api/tasks/${key}/claim`, { method: 'POST' }),
+  unclaim: (key) => api(`/api/tasks/${key}/unclaim`, { method: 'POST' }),
+  complete: (key, variables) => api(`/api/tasks/${key}/complete`, { method: 'POST', body: { variables } }),
+  project: (code) => api(`/api/projects/${encodeURIComponent(code)}`),
+  problem: (id) => api(`/api/problems/${encodeURIComponent(id)}`),
+  clock: () => api('/api/clock'),
+};
+
+const state = { view: 'mine', page: 1, size: 30, text: '', due: '', sort: 'due', selected: pathId('/tasks'), user: null, now: null };
+let form = null;
+
+// Engine time when the clock is controlled (demos, tests): "overdue" must agree with the engine.
+function now() {
+  return state.now === null ? Date.now() : state.now + (Date.now() - state.nowFetchedAt);
+}
+
+async function refreshClock() {
+  try {
+    const clock = await tasksApi.clock();
+    state.now = clock.epoch_milli;
+    state.nowFetchedAt = Date.now();
+  } catch {
+    state.now = null;
+  }
+}
+
+function listQuery(view = state.view) {
+  const query = { view, page: state.page, size: state.size, sort: state.sort, text: state.text || null };
+  if (state.due === 'overdue') query.overdue = 'true';
+  if (state.due === 'soon') query.due_within_hours = 48;
+  return query;
+}
+
+function taskItem(task) {
+  const due = task.status === 'open' ? dueState(task.due_at, now()) : null;
+  return h('li', { class: due ? `due-${due}` : null },
+    h('a', {
+      class: 'item', href: `/tasks/${task.job_key}`, 'aria-current': String(task.job_key) === String(state.selected) ? 'true' : null,
+      dataset: { jobKey: task.job_key },
+      onclick: (event) => {
+        event.preventDefault();
+        select(task.job_key);
+      },
+    },
+    h('div', { class: 'title' }, task.name),
+    h('div', { class: 'meta' },
+      task.project_name || task.project_code ? h('span', {}, task.project_name || task.project_code) : null,
+      task.status === 'open' ? dueBadge(task.due_at, now()) : h('span', {}, t('tasks.completed_at', { at: fmtDateTime(task.completed_at) })),
+      task.assignee && state.view !== 'mine' ? h('span', { class: 'badge blue' }, task.assignee) : null)));
+}
+
+async function loadCounts() {
+  for (const view of ['mine', 'group']) {
+    try {
+      const page = await tasksApi.list({ view, page: 1, size: 1 });
+      $(`count-${view}`).textContent = String(page.total);
+    } catch {
+      $(`count-${view}`).textContent = '';
+    }
+  }
+}
+
+async function loadList() {
+  const list = $('task-list');
+  if (!list.children.length) clear(list, h('li', {}, loading()));
+  try {
+    const page = await tasksApi.list(listQuery());
+    let items = page.items;
+    if (state.due) items = items.filter((task) => dueState(task.due_at, now()) === state.due);
+    if (!items.length) clear(list, h('li', {}, emptyState(t(`tasks.empty_${state.view}`))));
+    else clear(list, items.map(taskItem));
+    const pages = page.pages ?? Math.max(1, Math.ceil(page.total / page.size));
+    clear($('task-pager'), pages > 1 ? [
+      h('button', { type: 'button', disabled: page.page <= 1, onclick: () => { state.page -= 1; loadList(); } }, t('common.prev')),
+      h('span', { class: 'muted' }, t('common.page', { page: page.page, pages, total: page.total })),
+      h('button', { type: 'button', disabled: page.page >= pages, onclick: () => { state.page += 1; loadList(); } }, t('common.next')),
+    ] : []);
+  } catch (error) {
+    clear(list, h('li', {}, errorBox(error)));
+  }
+}
+
+function select(key) {
+  state.selected = String(key);
+  history.replaceState(null, '', `/tasks/${key}`);
+  for (const link of document.querySelectorAll('#task-list a.item')) {
+    link.setAttribute('aria-current', String(link.dataset.jobKey === state.selected));
+  }
+  document.body.classList.add('showing-detail');
+  loadDetail(key);
+}
+
+function back() {
+  document.body.classList.remove('showing-detail');
+  history.replaceState(null, '', '/tasks');
+  state.selected = null;
+}
+
+function mayClaim(task) {
+  return task.status === 'open' && !task.assignee;
+}
+
+function isMine(task) {
+  return task.assignee && task.assignee === state.user?.username;
+}
+
+async function act(button, action, success) {
+  button.disabled = true;
+  try {
+    await action();
+    if (success) toast(success, 'success');
+    await Promise.all([loadList(), loadCounts()]);
+    return true;
+  } catch (error) {
+    toast(error, 'error');
+    button.disabled = false;
+    return false;
+  }
+}
+
+async function renderForm(task, container, submitButton) {
+  form?.destroy?.();
+  form = null;
+  let schema = null;
+  try {
+    const loaded = await tasksApi.form(task.job_key);
+    schema = loaded?.schema ?? loaded;
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 404)) {
+      clear(container, errorBox(error));
+      return null;
+    }
+  }
+  if (!schema || !schema.components) {
+    // A task without a form still needs a way to finish it: a comment is all the process gets.
+    const comment = h('textarea', { id: 'task-comment', name: 'comment', required: true });
+    clear(container, h('div', { class: 'field' }, h('label', { for: 'task-comment' }, t('tasks.comment')), comment));
+    return {
+      async submit() {
+        if (!comment.value.trim()) {
+          comment.setAttribute('aria-invalid', 'true');
+          comment.focus();
+          return { errors: { comment: [t('tasks.required')] } };
+        }
+        return { data: { comment: comment.value.trim() }, errors: {} };
+      },
+    };
+  }
+  const Viewer = requireGlobal('FormViewer', container);
+  clear(container);
+  form = new Viewer.Form({ container });
+  await form.importSchema(schema, task.variables || {});
+  if (task.status !== 'open' || !isMine(task)) form.setProperty?.('readOnly', true);
+  submitButton.hidden = task.status !== 'open';
+  return {
+    async submit() {
+      return form.submit();
+    },
+  };
+}
+
+async function contextBlock(task) {
+  const parts = [];
+  if (task.project_code) {
+    try {
+      const project = await tasksApi.project(task.project_code);
+      parts.push(h('section', { class: 'context', 'aria-labelledby': 'ctx-project' },
+        h('h3', { id: 'ctx-project' }, t('tasks.project'), ' ',
+          h('a', { href: `/projects/${encodeURIComponent(project.project_code)}` }, project.name), ' ', lightBadge(project.light)),
+        h('p', { class: 'muted' }, project.project_code, ' · ', project.investor?.company || '', ' · ', project.county?.name || ''),
+        stageTimeline(project)));
+    } catch (error) {
+      parts.push(errorBox(error));
+    }
+  }
+  if (task.problem_id) {
+    try {
+      const problem = await tasksApi.problem(task.problem_id);
+      parts.push(h('section', { class: 'context', 'aria-labelledby': 'ctx-problem' },
+        h('h3', { id: 'ctx-problem' }, t('tasks.problem'), ' ',
+          h('a', { href: `/problem/${encodeURIComponent(problem.id)}` }, problem.title), ' ', problemStatusBadge(problem.status)),
+        problem.description ? h('p', {}, problem.description) : null,
+        problemHistory(problem)));
+    } catch (error) {
+      parts.push(errorBox(error));
+    }
+  }
+  return parts;
+}
+
+async function loadDetail(key) {
+  const panel = $('task-detail');
+  clear(panel, loading());
+  let task;
+  try {
+    task = await tasksApi.get(key);
+  } catch (error) {
+    clear(panel, h('button', { type: 'button', class: 'back', onclick: back }, `← ${t('tasks.back')}`), errorBox(error));
+    return;
+  }
+  const formBox = h('div', { id: 'task-form', class: 'task-form' });
+  const errors = h('div', { class: 'form-error', role: 'alert' });
+  const submit = h('button', { type: 'button', class: 'primary', id: 'task-complete' }, t('tasks.complete'));
+  const actions = h('div', { class: 'row actions' });
+  if (task.status === 'open' && mayClaim(task)) {
+    actions.append(h('button', {
+      type: 'button', class: 'primary', id: 'task-claim',
+      onclick: (event) => act(event.target, () => tasksApi.claim(task.job_key), t('tasks.claimed')).then((ok) => ok && loadDetail(key)),
+    }, t('tasks.claim')));
+  }
+  if (task.status === 'open' && isMine(task)) {
+    actions.append(h('button', {
+      type: 'button', id: 'task-unclaim',
+      onclick: (event) => act(event.target, () => tasksApi.unclaim(task.job_key), t('tasks.unclaimed')).then((ok) => ok && loadDetail(key)),
+    }, t('tasks.unclaim')));
+  }
+  const overdue = task.status === 'open' && dueState(task.due_at, now()) === 'overdue';
+  clear(panel,
+    h('button', { type: 'button', class: 'back link-button', onclick: back }, `← ${t('tasks.back')}`),
+    h('div', { class: 'page-title' }, h('h2', {}, task.name), task.status === 'open' ? dueBadge(task.due_at, now()) : h('span', { class: 'badge green' }, t('tasks.done'))),
+    overdue ? h('p', { class: 'notice' }, t('tasks.overdue_notice')) : null,
+    h('dl', { class: 'facts' },
+      h('dt', {}, t('tasks.assignee')), h('dd', {}, task.assignee || t('tasks.unassigned')),
+      h('dt', {}, t('tasks.groups')), h('dd', {}, (task.candidate_group_names || task.candidate_groups || []).join('、') || '—'),
+      h('dt', {}, t('tasks.created')), h('dd', {}, fmtDateTime(task.created_at)),
+      h('dt', {}, t('tasks.due')), h('dd', {}, fmtDateTime(task.due_at)),
+      task.completed_at ? [h('dt', {}, t('tasks.completed_at_label')), h('dd', {}, fmtDateTime(task.completed_at), ' · ', task.completed_by || '')] : null),
+    actions,
+    h('section', { 'aria-labelledby': 'form-title' }, h('h3', { id: 'form-title' }, t('tasks.form')), formBox, errors,
+      task.status === 'open' && isMine(task) ? h('div', { class: 'row' }, submit) : null,
+      task.status === 'open' && !isMine(task) ? h('p', { class: 'muted' }, task.assignee ? t('tasks.claimed_by_other', { user: task.assignee }) : t('tasks.claim_first')) : null),
+    h('div', { id: 'task-context' }, loading()));
+
+  const handle = await renderForm(task, formBox, submit);
+  submit.addEventListener('click', async () => {
+    if (!handle) return;
+    errors.textContent = '';
+    const result = await handle.submit();
+    const problems = Object.entries(result.errors || {}).filter(([, list]) => list && list.length);
+    if (problems.length) {
+      errors.textContent = t('tasks.fix_errors', { count: problems.length });
+      return;
+    }
+    const done = await act(submit, () => tasksApi.complete(task.job_key, result.data), t('tasks.completed_ok'));
+    if (done) {
+      clear(panel, h('p', { class: 'empty' }, t('tasks.completed_ok')));
+      state.selected = null;
+      history.replaceState(null, '', '/tasks');
+      document.body.classList.remove('showing-detail');
+    }
+  });
+  clear($('task-context'), await contextBlock(task));
+}
+
+function setupFilters() {
+  for (const tab of document.querySelectorAll('[role="tab"][data-view]')) {
+    tab.addEventListener('click', () => {
+      state.view = tab.dataset.view;
+      state.page = 1;
+      for (const other of document.querySelectorAll('[role="tab"][data-view]')) other.setAttribute('aria-selected', String(other === tab));
+      clear($('task-list'));
+      loadList();
+    });
+  }
+  let timer;
+  $('task-filters').addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      const data = new FormData($('task-filters'));
+      state.text = data.get('text').trim();
+      state.due = data.get('due');
+      state.sort = data.get('sort');
+      state.page = 1;
+      loadList();
+    }, 250);
+  });
+  $('task-filters').addEventListener('submit', (event) => event.preventDefault());
+}
+
+function live() {
+  let pending = null;
+  subscribe('/api/events', {
+    onEvent: (event) => {
+      if (!/task/.test(event.type)) return;
+      clearTimeout(pending);
+      pending = setTimeout(() => {
+        loadList();
+        loadCounts();
+      }, 300);
+    },
+  });
+}
+
+async function main() {
+  state.user = await startPage({ active: '/tasks' });
+  setupFilters();
+  await refreshClock();
+  await Promise.all([loadList(), loadCounts()]);
+  if (state.selected) select(state.selected);
+  live();
+  setInterval(refreshClock, 60000);
+}
+
+main();
