@@ -449,6 +449,7 @@ class TaskFilter(Model):
     problem_id: str | None = None
     bpmn_process_id: str | None = None
     assigned_only: bool = False  # only tasks assigned to the user, not the ones they could claim
+    unassigned_only: bool = False  # only tasks nobody holds (to claim)
     due_before: UtcDateTime | None = None
 
 
@@ -502,6 +503,31 @@ class AuditEntry(Model):
     before: dict[str, Any] | None = None
     after: dict[str, Any] | None = None
     request_id: str | None = None
+
+
+# --- deployed resources (kept by whoever deploys them) --------------------------------------------------
+
+
+class ResourceKind(StrEnum):
+    PROCESS = "process"
+    FORM = "form"
+    DECISION_REQUIREMENTS = "decision_requirements"
+
+
+class DeployedResource(Model):
+    """A resource as it was deployed to the engine, keyed by the key the engine gave it (process definition
+    key, form key, decision requirements key): the XML to download, the form to validate task input
+    against. Deploying through the gateway keeps them, so this works on a Camunda 8 cluster too."""
+
+    key: ZeebeKey
+    kind: ResourceKind
+    resource_id: Annotated[str, Field(min_length=1, max_length=256)]  # bpmn process id, form id, DRG id
+    version: Annotated[int, Field(ge=1)]
+    resource_name: Annotated[str, Field(min_length=1, max_length=256)]
+    deployment_key: ZeebeKey
+    content: str
+    deployed_at: UtcDateTime
+    deployed_by: str
 
 
 # --- engine views (filled by the engine's exporter) ------------------------------------------------------

@@ -18,6 +18,7 @@ from shared.documents.repositories import (
     notifications,
     problems,
     projects,
+    resources,
     tasks,
 )
 from shared.settings import DocumentsSettings
@@ -33,6 +34,7 @@ COLLECTIONS: tuple[CollectionSpec, ...] = (
     *notifications.SPECS,
     *audit.SPECS,
     *engine_views.SPECS,
+    *resources.SPECS,
 )
 
 
@@ -58,6 +60,7 @@ class DocumentStore:
         self.notifications = notifications.NotificationRepository(*args)
         self.audit = audit.AuditRepository(*args)
         self.engine = engine_views.EngineViewRepository(*args)
+        self.resources = resources.ResourceRepository(*args)
 
     @property
     def atomic(self) -> bool:

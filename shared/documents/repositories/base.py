@@ -21,7 +21,8 @@ R = TypeVar("R")
 AUDIT = "audit"
 MAX_ATTEMPTS = 8
 # Bookkeeping that would only repeat itself in an audit summary.
-_NOT_SUMMARISED = {"rev", "updated_at", "history", "stage_history", "variables", "raw", "password_hash", "_id"}
+_NOT_SUMMARISED = {"rev", "updated_at", "history", "stage_history", "variables", "raw", "password_hash", "_id",
+                   "content"}
 
 
 class Stale(Exception):

@@ -130,6 +130,10 @@ class EngineViewRepository(Repository):
     async def message_subscriptions(self, process_instance_key: int) -> list[MessageSubscriptionView]:
         return await self._of_instance(ViewKind.MESSAGE_SUBSCRIPTION, MessageSubscriptionView, process_instance_key)
 
+    async def get_incident(self, key: int) -> IncidentView | None:
+        doc = await self.driver.get(COLLECTIONS[ViewKind.INCIDENT], key)
+        return from_doc(IncidentView, doc) if doc else None
+
     async def incidents(
         self, *, process_instance_key: int | None = None, state: str | None = None, page: PageRequest | None = None
     ) -> Page[IncidentView]:

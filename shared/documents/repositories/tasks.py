@@ -46,6 +46,8 @@ def _filter_conditions(f: TaskFilter) -> list[Condition]:
         c.append(Eq("bpmn_process_id", f.bpmn_process_id))
     if f.due_before is not None:
         c.append(Range("due_at", lt=f.due_before))
+    if f.unassigned_only:
+        c.append(Eq("_holder", ""))
     return c
 
 

@@ -1,0 +1,75 @@
+"""``python -m gateway [--host H] [--port P]`` (or GATEWAY_HOST / GATEWAY_PORT).
+
+Also ``python -m gateway adduser NAME --role admin [--unit U] [--project P] [--display-name N]``: creates or
+updates a user, reading the password from the GATEWAY_NEW_PASSWORD variable or, failing that, from stdin,
+so that the first administrator can be made before anyone can log in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+
+import uvicorn
+
+from gateway.settings import GatewaySettings
+from shared.logging import configure_logging
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from gateway.app import create_app
+
+    settings = GatewaySettings()
+    host = args.host or settings.host
+    port = args.port if args.port is not None else settings.port
+    configure_logging("gateway")
+    app = create_app(settings)
+    # uvicorn handles SIGTERM/SIGINT: it stops accepting, lets requests finish, then runs the lifespan exit.
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, proxy_headers=False,
+                timeout_graceful_shutdown=10)
+    return 0
+
+
+async def _adduser(args: argparse.Namespace) -> int:
+    from gateway.auth.passwords import hash_password
+    from shared.documents import open_store
+    from shared.documents.models import Actor, Role, User
+
+    password = os.environ.get("GATEWAY_NEW_PASSWORD") or sys.stdin.readline().rstrip("\n")
+    if len(password) < 8:
+        print("the password must have at least 8 characters", file=sys.stderr)
+        return 2
+    store = await open_store()
+    try:
+        user = User(username=args.username, display_name=args.display_name or args.username,
+                    password_hash=hash_password(password), roles=[Role(r) for r in args.role],
+                    unit_ids=args.unit, project_codes=args.project)
+        saved = await store.users.save(user, actor=Actor.system("gateway-cli"))
+    finally:
+        await store.close()
+    print(f"{'created' if saved.created else 'updated'} user {args.username} ({', '.join(args.role)})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gateway", description="The Qianliyan API gateway")
+    parser.add_argument("--host", help="listen address (GATEWAY_HOST, default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="listen port (GATEWAY_PORT, default 8000)")
+    sub = parser.add_subparsers(dest="command")
+    add = sub.add_parser("adduser", help="create or update a user (password from GATEWAY_NEW_PASSWORD or stdin)")
+    add.add_argument("username")
+    add.add_argument("--role", action="append", required=True,
+                     choices=["admin", "leader", "unit_staff", "investor", "process_designer"])
+    add.add_argument("--unit", action="append", default=[])
+    add.add_argument("--project", action="append", default=[])
+    add.add_argument("--display-name")
+    args = parser.parse_args(argv)
+    if args.command == "adduser":
+        return asyncio.run(_adduser(args))
+    return _serve(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

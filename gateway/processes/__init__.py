@@ -1,0 +1,1 @@
+"""Processes and operations: deployments, definitions, instances, incidents, the development clock."""

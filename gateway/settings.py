@@ -1,0 +1,56 @@
+"""The gateway's own configuration (``GATEWAY_*`` variables); shared ones live in ``shared.settings``.
+
+| variable | default | meaning |
+|---|---|---|
+| ``GATEWAY_HOST`` | ``127.0.0.1`` | listen address |
+| ``GATEWAY_PORT`` | ``8000`` | listen port |
+| ``GATEWAY_ACCESS_TOKEN_MINUTES`` | ``15`` | life of an access token |
+| ``GATEWAY_REFRESH_TOKEN_HOURS`` | ``168`` | life of a refresh token (rotated on every use) |
+| ``GATEWAY_CORS_ORIGINS`` | empty | comma-separated origins allowed by CORS; empty: CORS closed |
+| ``GATEWAY_MAX_BODY_BYTES`` | ``5242880`` | largest request body (uploads included) |
+| ``GATEWAY_LOGIN_MAX_FAILURES`` | ``5`` | failed logins per user (and 4x that per address) before throttling |
+| ``GATEWAY_LOGIN_WINDOW_SECONDS`` | ``900`` | window of the login throttle |
+| ``GATEWAY_INGEST_REPLAY_SECONDS`` | ``300`` | accepted age (either way) of a signed ingest timestamp |
+| ``GATEWAY_SIGNING_MESSAGE`` | ``project-signed`` | message the life-cycle model starts on (correlation key = project code) |
+| ``GATEWAY_APPROVAL_MESSAGE`` | ``approval-recorded`` | message published for each accepted approval record |
+| ``GATEWAY_APPROVAL_MESSAGE_TTL_SECONDS`` | ``86400`` | how long an approval message waits for its project's instance |
+| ``GATEWAY_PROBLEM_MESSAGE`` | ``problem-reported`` | message that starts problem handling (correlation key = problem id) |
+| ``GATEWAY_DASHBOARD_CACHE_SECONDS`` | ``60`` | upper bound on the age of a cached dashboard |
+| ``GATEWAY_ENGINE_TIMEOUT_SECONDS`` | ``10`` | deadline of one engine call |
+| ``GATEWAY_SSE_HEARTBEAT_SECONDS`` | ``15`` | comment sent on a quiet event stream to keep proxies from closing it |
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class GatewaySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    refresh_token_hours: int = Field(default=168, ge=1, le=24 * 90)
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_seconds: int = Field(default=900, ge=1)
+    ingest_replay_seconds: int = Field(default=300, ge=1)
+    signing_message: str = Field(default="project-signed", min_length=1)
+    approval_message: str = Field(default="approval-recorded", min_length=1)
+    approval_message_ttl_seconds: int = Field(default=86_400, ge=0)
+    problem_message: str = Field(default="problem-reported", min_length=1)
+    dashboard_cache_seconds: int = Field(default=60, ge=1)
+    engine_timeout_seconds: float = Field(default=10.0, gt=0)
+    sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value

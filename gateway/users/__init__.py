@@ -1,0 +1,1 @@
+"""People who log in, and the units they belong to."""

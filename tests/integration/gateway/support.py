@@ -1,0 +1,178 @@
+"""Helpers of the gateway tests: people of every role, an authenticated client per person, store snapshots."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from argon2 import PasswordHasher
+
+from gateway.auth.passwords import hash_password
+from gateway.context import Services
+from shared.documents import DocumentStore
+from shared.documents.models import Actor, County, Investor, ProjectData, Role, Unit, UnitKind, User
+from shared.documents.store import COLLECTIONS
+from tests.fixtures.domain import at
+
+# Cheap parameters: the hash records them, so verification stays as cheap. Production uses the defaults.
+FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+PASSWORD = "correct horse battery"
+SEED = Actor.system("tests")
+
+UNITS = [
+    Unit(id="office", name="市委营商办", kind=UnitKind.OFFICE),
+    Unit(id="county-qjp", name="清江浦区营商办", kind=UnitKind.COUNTY, county_code="320812"),
+    Unit(id="county-ha", name="淮安区营商办", kind=UnitKind.COUNTY, county_code="320803"),
+    Unit(id="dept-zrzy", name="自然资源和规划局", kind=UnitKind.DEPARTMENT),
+    Unit(id="dept-zjj", name="住房和城乡建设局", kind=UnitKind.DEPARTMENT),
+    Unit(id="assist-qjp", name="清江浦区项目帮办", kind=UnitKind.ASSISTANT, county_code="320812"),
+]
+
+PEOPLE: dict[str, dict[str, Any]] = {
+    "admin": {"roles": [Role.ADMIN]},
+    "leader": {"roles": [Role.LEADER]},
+    "designer": {"roles": [Role.PROCESS_DESIGNER]},
+    "zrzy": {"roles": [Role.UNIT_STAFF], "unit_ids": ["dept-zrzy"]},
+    "zjj": {"roles": [Role.UNIT_STAFF], "unit_ids": ["dept-zjj"]},
+    "assist": {"roles": [Role.UNIT_STAFF], "unit_ids": ["assist-qjp"]},
+    "qjp": {"roles": [Role.UNIT_STAFF], "unit_ids": ["county-qjp"]},
+    "investor": {"roles": [Role.INVESTOR], "project_codes": ["P-QJP-1"]},
+    "investor2": {"roles": [Role.INVESTOR], "project_codes": ["P-HA-1"]},
+}
+ROLES_OF = {name: spec["roles"][0] for name, spec in PEOPLE.items()}
+
+
+def project(code: str, county: str = "320812", **overrides: Any) -> ProjectData:
+    names = {"320812": "清江浦区", "320803": "淮安区", "320804": "淮阴区"}
+    fields: dict[str, Any] = {
+        "project_code": code, "name": f"液压设备项目 {code}",
+        "investor": Investor(company=f"{code} 机械有限公司", contact_name="王经理", contact_phone="13800000000"),
+        "county": County(code=county, name=names[county]), "industry": "machinery", "amount_cny": 120_000_000,
+        "signed_at": at(2024, 2, 1), "assistant_unit_id": "assist-qjp" if county == "320812" else None,
+    }
+    fields.update(overrides)
+    return ProjectData(**fields)
+
+
+async def seed_people(store: DocumentStore) -> None:
+    for unit in UNITS:
+        await store.units.save(unit, actor=SEED)
+    password_hash = hash_password(PASSWORD, FAST_HASHER)
+    for name, spec in PEOPLE.items():
+        await store.users.save(User(username=name, display_name=name.title(), password_hash=password_hash,
+                                    **spec), actor=SEED)
+
+
+async def seed_projects(store: DocumentStore) -> None:
+    await store.projects.upsert(project("P-QJP-1", investor_user_ids=["investor"]), actor=SEED)
+    await store.projects.upsert(project("P-QJP-2"), actor=SEED)
+    await store.projects.upsert(project("P-HA-1", "320803", investor_user_ids=["investor2"]), actor=SEED)
+
+
+@dataclass
+class Api:
+    """One httpx client per person, each sending that person's bearer token."""
+
+    services: Services
+    transport: httpx.AsyncBaseTransport
+    base_url: str = "http://gateway"
+
+    def anonymous(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=self.transport, base_url=self.base_url, timeout=30)
+
+    async def token(self, username: str) -> str:
+        user = await self.services.store.users.get(username)
+        assert user is not None, username
+        return self.services.tokens.issue(user).access_token
+
+    async def as_(self, username: str) -> httpx.AsyncClient:
+        client = self.anonymous()
+        client.headers["Authorization"] = f"Bearer {await self.token(username)}"
+        return client
+
+
+async def snapshot(store: DocumentStore, skip: Iterable[str] = ()) -> dict[str, list[dict[str, Any]]]:
+    """Every document of every collection: compared before and after a refused request."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for spec in COLLECTIONS:
+        if spec.name in skip:
+            continue
+        docs = await store.driver.find(spec.name, sort=[("_id", 1)])
+        out[spec.name] = docs
+    return out
+
+
+def sign(secret: bytes, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+    """Headers of a signed ingest post: HMAC-SHA256 over "<timestamp>.<body>"."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    digest = hmac.new(secret, ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return {"X-Qly-Timestamp": ts, "X-Qly-Signature": f"sha256={digest}", "Content-Type": "application/json"}
+
+
+def dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False).encode()
+
+
+def problem_of(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, (response.status_code, response.text)
+    assert response.headers["content-type"].startswith("application/problem+json"), response.headers
+    body = response.json()
+    assert body["status"] == status and body["type"].startswith("/problems/") and body["title"] and body["detail"]
+    assert body["instance"] == response.request.url.path
+    return body
+
+
+BPMN_NS = ('xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+           'xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" '
+           'xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" '
+           'xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" targetNamespace="http://qianliyan/test"')
+
+
+def bpmn(process_id: str, body: str) -> bytes:
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<bpmn:definitions {BPMN_NS} id="defs-{process_id}">'
+            f'<bpmn:process id="{process_id}" isExecutable="true">{body}</bpmn:process>'
+            f'</bpmn:definitions>').encode()
+
+
+def user_task_process(process_id: str, *, form_key: str | None = None, form_id: str | None = None,
+                      groups: str = "dept-zrzy", extra: str = "") -> bytes:
+    form = ""
+    if form_key:
+        form = f'<zeebe:formDefinition formKey="{form_key}"/>'
+    elif form_id:
+        form = f'<zeebe:formDefinition formId="{form_id}"/>'
+    return bpmn(process_id, f'''
+      <bpmn:startEvent id="start"/>
+      <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="review"/>
+      <bpmn:userTask id="review" name="Review the problem">
+        <bpmn:extensionElements>{form}
+          <zeebe:assignmentDefinition candidateGroups="{groups}"/>
+          {extra}
+        </bpmn:extensionElements>
+      </bpmn:userTask>
+      <bpmn:sequenceFlow id="f2" sourceRef="review" targetRef="end"/>
+      <bpmn:endEvent id="end"/>''')
+
+
+def form_json(form_id: str) -> bytes:
+    return json.dumps({
+        "id": form_id, "type": "default", "schemaVersion": 16,
+        "components": [
+            {"type": "text", "text": "# 办结反馈"},
+            {"type": "textfield", "key": "resolution", "label": "Resolution", "validate": {"required": True,
+                                                                                      "minLength": 2}},
+            {"type": "number", "key": "days", "label": "Days", "validate": {"min": 0, "max": 30}},
+            {"type": "select", "key": "outcome", "label": "Outcome", "validate": {"required": True},
+             "values": [{"label": "Resolved", "value": "resolved"}, {"label": "Sent back", "value": "sent_back"}]},
+            {"type": "checkbox", "key": "confirmed", "label": "Confirmed"},
+            {"type": "datetime", "key": "visited_on", "subtype": "date", "label": "Visited on"},
+            {"type": "checklist", "key": "docs", "label": "Documents",
+             "values": [{"label": "Permit", "value": "permit"}, {"label": "Map", "value": "map"}]},
+        ],
+    }, ensure_ascii=False).encode()
