@@ -726,7 +726,9 @@ class _Builder:
                 problems.add(node.id, "A start event can't have incoming sequence flows")
             elif element_type == ElementType.END_EVENT and node.outgoing:
                 problems.add(node.id, "An end event can't have outgoing sequence flows")
-            elif element_type == ElementType.BOUNDARY_EVENT:
+            if node.boundary_events:
+                self.validate_catch_codes(node.boundary_events, f"the boundary events of '{node.id}'")
+            if element_type == ElementType.BOUNDARY_EVENT:
                 if node.incoming:
                     problems.add(node.id, "A boundary event can't have incoming sequence flows")
                 if node.attached_to is None:
@@ -768,15 +770,25 @@ class _Builder:
             elif child.element_type == ElementType.MULTI_INSTANCE_BODY and child.inner is not None \
                     and child.inner.element_type == ElementType.SUB_PROCESS:
                 self.validate_scope(child.inner, is_process=False)
-        # error/escalation event sub-process starts: at most one per code
-        codes: set[str | None] = set()
-        for esp in scope.event_sub_processes:
-            start = next((n for n in esp.children if n.element_type == ElementType.START_EVENT), None)
-            if start is not None and start.event_type == EventType.ERROR:
-                code = start.error_code.static if start.error_code is not None else None
-                if code in codes:
-                    problems.add(start.id, "Multiple error event sub-processes in one scope catch the same error code")
-                codes.add(code)
+        # error/escalation event sub-process starts: at most one per code, and one catch-all
+        starts = [n for esp in scope.event_sub_processes for n in esp.children
+                  if n.element_type == ElementType.START_EVENT]
+        self.validate_catch_codes(starts, "event sub-processes in one scope")
+
+    def validate_catch_codes(self, catches: list[FlowNode], where: str) -> None:
+        """Zeebe rejects two error (or escalation) catch events for the same code in one scope, and two
+        catch-alls; a catch-all beside specific codes is fine (the specific one wins)."""
+        for kind, what in ((EventType.ERROR, "error"), (EventType.ESCALATION, "escalation")):
+            seen: set[str | None] = set()
+            for catch in catches:
+                if catch.event_type != kind:
+                    continue
+                expr = catch.error_code if kind == EventType.ERROR else catch.escalation_code
+                code = (expr.static or "").strip() or None if expr is not None else None
+                if code in seen:
+                    detail = f"the {what} code '{code}'" if code else f"all {what}s (no {what} code)"
+                    self.problems.add(catch.id, f"Multiple {what} catch events of {where} catch {detail}")
+                seen.add(code)
 
     def validate_links(self, process: ExecutableProcess) -> None:
         for scope in [process.root, *(n for n in _walk(process.root) if n.is_container)]:
