@@ -1,0 +1,459 @@
+// The big screen: the city's districts (GeoJSON, no basemap) coloured by red lights, a live ticker,
+// this month's red lights, problems found / resolved / rate with a trend, problems by category and
+// unit, the yellow-flag board, the stage funnel, the horse race, and the (engine) clock. Live through
+// SSE; every event also schedules a refresh of the figures, and the stream reconnects by itself after
+// a gateway restart.
+
+import { STAGES } from './domain.js';
+import {
+  api, ApiError, clear, fmtAmount, fmtDate, fmtNumber, fmtPercent, fmtTime, h, lang, setLang,
+  startPage, subscribe, t,
+} from './qly.js';
+
+const $ = (id) => document.getElementById(id);
+const COLORS = { red: '#ff5a5f', amber: '#ffc53d', green: '#34d399', blue: '#4cb8ff', text: '#e3ecf8', muted: '#8fa6c4', line: 'rgba(143,166,196,0.25)' };
+const charts = {};
+const state = { data: null, geo: null, cityCode: '320800', race: 'counties', clock: null, controlled: false, ticker: [] };
+
+// --- data ----------------------------------------------------------------------------------------
+
+const screenApi = {
+  dashboard: () => api('/api/dashboards/screen'),
+  events: (query) => api('/api/events/recent', { query }),
+};
+
+async function loadDashboard() {
+  const data = await screenApi.dashboard();
+  state.data = data;
+  if (data.as_of || data.now) setClock(data.as_of || data.now, data.clock_controlled);
+  $('updated-at').textContent = fmtTime(new Date());
+  return data;
+}
+
+// --- the clock: engine time when the clock is controlled, advanced locally between updates --------
+
+function setClock(instant, controlled) {
+  const at = new Date(instant).getTime();
+  if (Number.isNaN(at)) return;
+  state.clock = { at, fetched: Date.now() };
+  if (controlled !== undefined) state.controlled = !!controlled;
+  tick();
+}
+
+function nowMs() {
+  return state.clock ? state.clock.at + (Date.now() - state.clock.fetched) : Date.now();
+}
+
+function tick() {
+  const now = new Date(nowMs());
+  $('clock-date').textContent = fmtDate(now);
+  $('clock-time').textContent = fmtTime(now);
+  $('clock-kind').textContent = state.controlled ? t('screen.engine_time') : '';
+}
+
+// --- charts ----------------------------------------------------------------------------------------
+
+function chart(id) {
+  if (!charts[id]) {
+    charts[id] = window.echarts.init($(id), null, { renderer: 'canvas' });
+  }
+  return charts[id];
+}
+
+const axisStyle = {
+  axisLine: { lineStyle: { color: COLORS.line } },
+  axisLabel: { color: COLORS.muted },
+  splitLine: { lineStyle: { color: COLORS.line, type: 'dashed' } },
+};
+const textStyle = { color: COLORS.text, fontFamily: getComputedStyle(document.body).fontFamily };
+
+async function loadGeo(cityCode) {
+  if (state.geo?.code === cityCode) return state.geo;
+  const response = await fetch(`/vendor/china-map/${cityCode}.json`);
+  if (!response.ok) throw new Error(t('screen.map_missing', { code: cityCode }));
+  const geojson = await response.json();
+  window.echarts.registerMap(`city-${cityCode}`, geojson);
+  const names = {};
+  const centers = {};
+  for (const feature of geojson.features) {
+    names[String(feature.properties.adcode)] = feature.properties.name;
+    centers[String(feature.properties.adcode)] = feature.properties.centroid || feature.properties.center;
+  }
+  state.geo = { code: cityCode, names, centers };
+  return state.geo;
+}
+
+// The city is the parent of the counties' codes (320812 → 320800).
+function cityOf(counties) {
+  const code = counties.map((c) => String(c.code || c.county_code || '')).find((c) => /^\d{6}$/.test(c));
+  return code ? `${code.slice(0, 4)}00` : state.cityCode;
+}
+
+async function renderMap(counties) {
+  const geo = await loadGeo(cityOf(counties));
+  const byCode = Object.fromEntries(counties.map((c) => [String(c.code), c]));
+  const data = Object.entries(geo.names).map(([code, name]) => {
+    const county = byCode[code] || {};
+    return { name, code, value: county.red || 0, projects: county.projects || 0, red: county.red || 0 };
+  });
+  const maxRed = Math.max(1, ...data.map((d) => d.red));
+  const redPoints = data.filter((d) => d.red > 0 && geo.centers[d.code])
+    .map((d) => ({ name: d.name, value: [...geo.centers[d.code], d.red] }));
+  const greenPoints = data.filter((d) => d.projects > 0 && geo.centers[d.code])
+    .map((d) => ({ name: d.name, value: [geo.centers[d.code][0] + 0.06, geo.centers[d.code][1] - 0.05, d.projects - d.red] }));
+  chart('map').setOption({
+    backgroundColor: 'transparent',
+    textStyle,
+    tooltip: {
+      trigger: 'item',
+      formatter: (p) => {
+        const d = data.find((x) => x.name === p.name) || {};
+        return `${p.name}<br>${t('screen.projects')}: ${fmtNumber(d.projects)}<br>${t('light.red')}: ${fmtNumber(d.red)}`;
+      },
+    },
+    visualMap: {
+      min: 0, max: maxRed, left: 10, bottom: 10, calculable: false, seriesIndex: 0,
+      text: [t('screen.more_red'), t('screen.no_red')], textStyle: { color: COLORS.muted },
+      inRange: { color: ['#12406e', '#7a3b5a', '#c8404b', COLORS.red] },
+    },
+    geo: {
+      map: `city-${geo.code}`, roam: false, layoutCenter: ['50%', '52%'], layoutSize: '95%',
+      itemStyle: { areaColor: '#12406e', borderColor: '#4cb8ff', borderWidth: 1 },
+      emphasis: { itemStyle: { areaColor: '#1e5a96' }, label: { color: '#fff' } },
+      label: { show: false },
+    },
+    series: [
+      {
+        type: 'map', geoIndex: 0, data,
+      },
+      {
+        type: 'scatter', coordinateSystem: 'geo', data: greenPoints, symbolSize: (v) => 8 + Math.sqrt(v[2]) * 2,
+        itemStyle: { color: COLORS.green, opacity: 0.8 }, silent: true, zlevel: 1,
+      },
+      {
+        type: 'effectScatter', coordinateSystem: 'geo', data: redPoints, symbolSize: (v) => 12 + Math.sqrt(v[2]) * 5,
+        rippleEffect: { brushType: 'stroke', scale: 3 }, itemStyle: { color: COLORS.red }, zlevel: 2,
+        label: { show: true, formatter: (p) => String(p.value[2]), color: '#fff', fontWeight: 'bold' },
+      },
+      {
+        type: 'scatter', coordinateSystem: 'geo', symbolSize: 0, silent: true, zlevel: 3,
+        data: data.filter((d) => geo.centers[d.code]).map((d) => ({ name: d.name, value: [...geo.centers[d.code], d.projects] })),
+        label: {
+          show: true, position: 'bottom', distance: 12, color: COLORS.text, fontSize: 13,
+          formatter: (p) => {
+            const d = data.find((x) => x.name === p.name);
+            return `{n|${p.name}}\n${t('screen.map_counts', { projects: d.projects, red: d.red })}`;
+          },
+          rich: { n: { fontWeight: 'bold', fontSize: 14, color: '#fff' } },
+        },
+      },
+    ],
+  }, true);
+  // The same figures as a table for screen readers (the canvas says nothing to them).
+  clear($('map-table'),
+    h('caption', {}, t('screen.map_label')),
+    h('tr', {}, h('th', {}, t('screen.county')), h('th', {}, t('screen.projects')), h('th', {}, t('light.red'))),
+    data.map((d) => h('tr', { dataset: { code: d.code, red: d.red } }, h('td', {}, d.name), h('td', {}, String(d.projects)), h('td', {}, String(d.red)))));
+}
+
+function renderTrend(trend) {
+  chart('trend').setOption({
+    backgroundColor: 'transparent', textStyle,
+    tooltip: { trigger: 'axis' },
+    legend: { data: [t('screen.found'), t('screen.resolved'), t('screen.rate')], textStyle: { color: COLORS.muted }, top: 0 },
+    grid: { left: 40, right: 44, top: 34, bottom: 26 },
+    xAxis: { type: 'category', data: trend.map((p) => p.label), ...axisStyle },
+    yAxis: [
+      { type: 'value', minInterval: 1, ...axisStyle },
+      { type: 'value', min: 0, max: 100, axisLabel: { color: COLORS.muted, formatter: '{value}%' }, splitLine: { show: false } },
+    ],
+    series: [
+      { name: t('screen.found'), type: 'bar', data: trend.map((p) => p.found), itemStyle: { color: COLORS.blue }, barMaxWidth: 14 },
+      { name: t('screen.resolved'), type: 'bar', data: trend.map((p) => p.resolved), itemStyle: { color: COLORS.green }, barMaxWidth: 14 },
+      {
+        name: t('screen.rate'), type: 'line', yAxisIndex: 1, smooth: true, symbol: 'circle',
+        data: trend.map((p) => (p.rate === null || p.rate === undefined ? null : Math.round(p.rate * 1000) / 10)),
+        itemStyle: { color: COLORS.amber },
+      },
+    ],
+  }, true);
+}
+
+function renderAnalysis(byCategory, byUnit) {
+  chart('by-category').setOption({
+    backgroundColor: 'transparent', textStyle,
+    tooltip: { trigger: 'item' },
+    series: [{
+      type: 'pie', radius: ['38%', '66%'], center: ['50%', '55%'],
+      data: byCategory.map((c) => ({ name: c.label, value: c.count })),
+      label: { color: COLORS.text, formatter: '{b}\n{c}' },
+      itemStyle: { borderColor: '#06142b', borderWidth: 2 },
+    }],
+  }, true);
+  const units = byUnit.slice(0, 8).reverse();
+  chart('by-unit').setOption({
+    backgroundColor: 'transparent', textStyle,
+    tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' } },
+    grid: { left: 8, right: 30, top: 10, bottom: 10, containLabel: true },
+    xAxis: { type: 'value', minInterval: 1, ...axisStyle },
+    yAxis: { type: 'category', data: units.map((u) => u.label), ...axisStyle, axisLabel: { color: COLORS.text, width: 110, overflow: 'truncate' } },
+    series: [
+      { name: t('screen.open'), type: 'bar', stack: 'u', data: units.map((u) => u.open), itemStyle: { color: COLORS.amber }, barMaxWidth: 12 },
+      { name: t('screen.resolved'), type: 'bar', stack: 'u', data: units.map((u) => u.resolved), itemStyle: { color: COLORS.green }, barMaxWidth: 12 },
+    ],
+  }, true);
+}
+
+function renderFunnel(byStage) {
+  const data = STAGES.map((stage) => ({ name: t(`stage.${stage}`), value: byStage[stage] || 0 }));
+  chart('funnel').setOption({
+    backgroundColor: 'transparent', textStyle,
+    tooltip: { trigger: 'item', formatter: '{b}: {c}' },
+    series: [{
+      type: 'funnel', sort: 'none', left: '8%', right: '8%', top: 6, bottom: 6, minSize: '18%', gap: 2,
+      data, label: { color: '#fff', formatter: '{b}  {c}' },
+      itemStyle: { borderWidth: 0 },
+      color: ['#1e6fd9', '#2a80e0', '#3a91e6', '#4ca2ec', '#5fb2f0', '#34b3a0', '#2fbf87', '#34d399'],
+    }],
+  }, true);
+}
+
+function renderRace() {
+  const race = state.data?.race || {};
+  const rows = (state.race === 'counties' ? race.counties : race.departments) || [];
+  const top = rows.slice(0, 10).reverse();
+  chart('race').setOption({
+    backgroundColor: 'transparent', textStyle,
+    tooltip: {
+      trigger: 'axis', axisPointer: { type: 'shadow' },
+      formatter: (items) => {
+        const row = top[items[0].dataIndex];
+        return [`<b>${row.label}</b>`, `${t('screen.score')}: ${fmtNumber(row.score, 1)}`,
+          row.resolution_rate !== undefined ? `${t('screen.rate')}: ${fmtPercent(row.resolution_rate)}` : null,
+          row.flags !== undefined ? `${t('screen.flags')}: ${row.flags}` : null,
+          row.evaluation !== undefined && row.evaluation !== null ? `${t('screen.evaluation')}: ${fmtNumber(row.evaluation, 2)}` : null]
+          .filter(Boolean).join('<br>');
+      },
+    },
+    grid: { left: 8, right: 40, top: 6, bottom: 6, containLabel: true },
+    xAxis: { type: 'value', max: 100, ...axisStyle },
+    yAxis: { type: 'category', data: top.map((r) => r.label), ...axisStyle, axisLabel: { color: COLORS.text, width: 120, overflow: 'truncate' } },
+    series: [{
+      type: 'bar', data: top.map((r) => r.score), barMaxWidth: 14, realtimeSort: false,
+      itemStyle: { color: new window.echarts.graphic.LinearGradient(0, 0, 1, 0, [{ offset: 0, color: '#1e6fd9' }, { offset: 1, color: COLORS.blue }]) },
+      label: { show: true, position: 'right', color: COLORS.text, formatter: (p) => fmtNumber(p.value, 1) },
+    }],
+  }, true);
+}
+
+// --- lists -----------------------------------------------------------------------------------------
+
+function renderRedList(items) {
+  const list = $('red-list');
+  if (!items.length) {
+    clear(list, h('li', { class: 'empty' }, t('screen.no_red_month')));
+    return;
+  }
+  clear(list, items.slice(0, 12).map((item, index) => h('li', { dataset: { projectCode: item.project_code } },
+    h('span', { class: 'rank' }, String(index + 1)),
+    h('span', { class: 'name' }, item.name || item.project_code,
+      h('span', { class: 'sub' }, [item.county_name, item.stage ? t(`stage.${item.stage}`) : null].filter(Boolean).join(' · '))),
+    h('span', { class: 'figure' }, fmtDate(item.at)))));
+}
+
+function renderFlags(items) {
+  const list = $('flag-board');
+  if (!items.length) {
+    clear(list, h('li', { class: 'empty' }, t('screen.no_flags')));
+    return;
+  }
+  clear(list, items.slice(0, 10).map((item, index) => h('li', {},
+    h('span', { class: 'rank' }, String(index + 1)),
+    h('span', { class: 'name' }, h('span', { class: 'flag', 'aria-hidden': 'true' }, '⚑ '), item.label,
+      item.detail ? h('span', { class: 'sub' }, item.detail) : null),
+    h('span', { class: 'figure' }, t('screen.flag_count', { count: item.count })))));
+}
+
+function renderKpis(data) {
+  const p = data.projects || {};
+  const pr = data.problems || {};
+  $('kpi-projects').textContent = fmtNumber(p.total);
+  $('kpi-amount').textContent = p.amount_cny !== undefined ? fmtAmount(p.amount_cny) : '';
+  $('kpi-red').textContent = fmtNumber(data.red_lights_month?.length ?? data.red_month ?? 0);
+  $('kpi-red-total').textContent = p.red !== undefined ? t('screen.red_now', { count: p.red }) : '';
+  $('kpi-found').textContent = fmtNumber(pr.found);
+  $('kpi-resolved').textContent = fmtNumber(pr.resolved);
+  $('kpi-rate').textContent = fmtPercent(pr.resolution_rate);
+}
+
+function render() {
+  const data = normalize(state.data);
+  renderKpis(data);
+  renderMap(data.counties).catch((error) => showError(error));
+  renderTrend(data.trend);
+  renderAnalysis(data.by_category, data.by_unit);
+  renderRedList(data.red_lights_month);
+  renderFlags(data.flags);
+  renderFunnel(data.projects.by_stage || {});
+  state.data.race = data.race;
+  renderRace();
+}
+
+// --- the dashboard API's answer, in the shape the tiles draw -----------------------------------------
+
+function normalize(raw) {
+  const projects = raw.projects || {};
+  const problems = raw.problems || {};
+  const countyNames = raw.county_names || {};
+  const counties = (raw.counties || Object.entries(projects.by_county || {}).map(([code, count]) => ({ code, projects: count })))
+    .map((c) => ({ code: String(c.code ?? c.county_code), name: c.name ?? countyNames[c.code], projects: c.projects ?? c.total ?? 0, red: c.red ?? c.red_lights ?? 0 }));
+  return {
+    projects: { ...projects, red: projects.red ?? projects.by_light?.red },
+    problems,
+    counties,
+    trend: (problems.trend || raw.trend || []).map((p) => ({ label: p.label || p.month, found: p.found, resolved: p.resolved, rate: p.resolution_rate ?? p.rate })),
+    by_category: (problems.by_category || []).map((c) => ({ label: t(`category.${c.category}`) === `category.${c.category}` ? c.category : t(`category.${c.category}`), count: c.count })),
+    by_unit: (problems.by_unit || []).map((u) => ({ label: u.unit_name || u.unit_id, open: u.open ?? 0, resolved: u.resolved ?? 0 })),
+    red_lights_month: (raw.red_lights_month || []).map((r) => ({ ...r, at: r.at || r.light_changed_at || r.raised_at })),
+    flags: (raw.flags || []).map((f) => ({ label: f.unit_name || f.unit_id, count: f.count ?? f.open_flags ?? 1, detail: f.detail || f.project_name || '' })),
+    race: {
+      counties: (raw.race?.counties || []).map((r) => ({ ...r, label: r.name || r.county_name || r.code })),
+      departments: (raw.race?.departments || []).map((r) => ({ ...r, label: r.name || r.unit_name || r.unit_id })),
+    },
+  };
+}
+
+// --- the ticker --------------------------------------------------------------------------------------
+
+// How an event reads on the wall: a kind (with its colour) and one line of text.
+function describe(event) {
+  const p = event.payload || {};
+  const project = p.project_name || p.name || p.project_code || '';
+  const when = event.occurred_at;
+  const kinds = {
+    'project.light_changed': p.light === 'red' ? ['red', t('ticker.red'), t('ticker.red_text', { project, reason: p.reason || '' })]
+      : ['green', t('ticker.green'), t('ticker.green_text', { project })],
+    'warning.raised': ['red', t('ticker.red'), t('ticker.red_text', { project, reason: p.reason || '' })],
+    'project.stage_changed': ['blue', t('ticker.stage'), t('ticker.stage_text', { project, stage: t(`stage.${p.stage}`) })],
+    'project.signed': ['blue', t('ticker.signed'), t('ticker.signed_text', { project })],
+    'approval.recorded': ['blue', t('ticker.approval'), t('ticker.approval_text', { project, item: p.item_name || p.item_code || '', unit: p.unit_name || '' })],
+    'problem.created': ['amber', t('ticker.problem'), t('ticker.problem_text', { project, title: p.title || '' })],
+    'problem.closed': ['green', t('ticker.resolved'), t('ticker.resolved_text', { project, title: p.title || '' })],
+    'problem.reported': ['green', t('ticker.reported'), t('ticker.reported_text', { project, title: p.title || '' })],
+    'flag.raised': ['amber', t('ticker.flag'), t('ticker.flag_text', { unit: p.unit_name || p.unit_id || '', project })],
+    'task.completed': ['green', t('ticker.task'), t('ticker.task_text', { name: p.name || '', project })],
+    'evaluation.submitted': ['blue', t('ticker.evaluation'), t('ticker.evaluation_text', { project })],
+  };
+  const known = kinds[event.type];
+  if (known) return { cls: known[0], kind: known[1], text: known[2], when };
+  return null;
+}
+
+function addTicker(event, { fresh = true } = {}) {
+  const line = describe(event);
+  if (!line) return;
+  const list = $('ticker');
+  const item = h('li', { class: fresh ? 'fresh' : null, dataset: { type: event.type } },
+    h('time', { datetime: line.when }, fmtTime(line.when)),
+    h('span', { class: `kind ${line.cls}` }, line.kind),
+    h('span', { class: 'text', title: line.text }, line.text));
+  list.prepend(item);
+  while (list.children.length > 40) list.lastElementChild.remove();
+}
+
+// --- live --------------------------------------------------------------------------------------------
+
+let refreshTimer = null;
+
+function scheduleRefresh(delay = 1500) {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(async () => {
+    try {
+      await loadDashboard();
+      render();
+      hideError();
+    } catch (error) {
+      showError(error);
+    }
+  }, delay);
+}
+
+function showError(error) {
+  let box = document.querySelector('.screen-error');
+  if (!box) {
+    box = h('div', { class: 'screen-error error-box', role: 'alert' });
+    document.body.append(box);
+  }
+  clear(box, h('p', {}, error instanceof ApiError ? error.lines.join(' · ') : error.message || String(error)));
+}
+
+function hideError() {
+  document.querySelector('.screen-error')?.remove();
+}
+
+function live() {
+  const label = $('live-state');
+  let wasDown = false;
+  subscribe('/api/events', {
+    onState: (status) => {
+      label.className = `live-state ${status}`;
+      label.textContent = t(`screen.live_${status}`);
+      if (status === 'open' && wasDown) scheduleRefresh(0); // back after a restart: catch up at once
+      wasDown = status !== 'open';
+    },
+    onEvent: (message) => {
+      const event = message.data && typeof message.data === 'object' ? message.data : null;
+      if (!event) return;
+      if (event.occurred_at && state.controlled) setClock(event.occurred_at);
+      addTicker({ ...event, type: event.type || message.type });
+      scheduleRefresh();
+    },
+  });
+}
+
+async function fillTicker() {
+  try {
+    const recent = await screenApi.events({ limit: 20 });
+    for (const event of (recent.items || recent).slice().reverse()) addTicker(event, { fresh: false });
+  } catch {
+    // the ticker fills from the live stream
+  }
+}
+
+function setupRaceSwitch() {
+  for (const tab of document.querySelectorAll('[data-race]')) {
+    tab.addEventListener('click', () => {
+      state.race = tab.dataset.race;
+      for (const other of document.querySelectorAll('[data-race]')) other.setAttribute('aria-selected', String(other === tab));
+      renderRace();
+    });
+  }
+}
+
+async function main() {
+  await startPage({ active: '/screen', chrome: false });
+  const other = lang() === 'zh-CN' ? 'en' : 'zh-CN';
+  $('lang').textContent = other === 'en' ? 'English' : '中文';
+  $('lang').addEventListener('click', () => setLang(other));
+  if (!window.echarts) {
+    showError(new Error(t('common.vendor_missing', { name: 'echarts' })));
+    return;
+  }
+  setupRaceSwitch();
+  tick();
+  setInterval(tick, 1000);
+  window.addEventListener('resize', () => Object.values(charts).forEach((c) => c.resize()));
+  try {
+    await loadDashboard();
+    render();
+  } catch (error) {
+    showError(error);
+  }
+  await fillTicker();
+  live();
+  // A safety net for a missed event: the figures are refreshed every minute anyway.
+  setInterval(() => scheduleRefresh(0), 60000);
+  document.documentElement.dataset.ready = 'true';
+}
+
+main();
