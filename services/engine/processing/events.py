@@ -162,6 +162,21 @@ class Events:
         instance.subscriptions = []
         self.state.touch_element(instance)
 
+    def close_event_sub_process_starts(self, scope: ElementInstance) -> None:
+        """An interrupting event sub-process took over the scope: no other one may start, but the events
+        attached to the scope itself (its boundary events) stay."""
+        if not scope.subscriptions:
+            return
+        elements = self.engine.processes[scope.process_definition_key].elements
+        for key in list(scope.subscriptions):
+            subscription = self.state.subscriptions.get(key)
+            if subscription is None:
+                continue
+            catch = elements[subscription.catch_element_id]
+            if catch.element_type == ElementType.START_EVENT and catch.flow_scope is not None \
+                    and catch.flow_scope.element_type == ElementType.EVENT_SUB_PROCESS:
+                self.close(scope, subscription, "CANCELED" if subscription.kind == "timer" else "DELETED")
+
     def close(self, instance: ElementInstance, subscription: Subscription, intent: str,
               variables: dict[str, Any] | None = None, message_key: int = -1) -> None:
         self.state.remove_subscription(subscription.key)

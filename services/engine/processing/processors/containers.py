@@ -78,8 +78,8 @@ class EventSubProcessProcessor(ScopeProcessor):
         if not start.interrupting:
             self.activate_for(scope, esp, start.id, variables)
             return
-        # interrupting: no more events for this scope; everything else in it is terminated first
-        self.engine.events.close_all(scope)
+        # interrupting: no other event sub-process of this scope starts; everything else in it is terminated first
+        self.engine.events.close_event_sub_process_starts(scope)
         scope.interrupt = {"element": esp.id, "start": start.id, "variables": variables}
         self.state.touch_element(scope)
         if self.lc.terminate_children(scope):
