@@ -1,7 +1,7 @@
 // Pieces of the domain that several work pages show the same way: the stage timeline of a project,
 // a problem's history and units, lights and statuses as badges.
 
-import { fmtDate, fmtDateTime, h, statusName, t } from './qly.js';
+import { api, fmtDate, fmtDateTime, h, statusName, t } from './qly.js';
 
 export const STAGES = ['signed', 'filing', 'land', 'planning', 'construction_permit', 'started', 'completed', 'in_production'];
 
@@ -52,4 +52,20 @@ export function unitsTable(problem, unitNames = {}) {
       h('td', { 'data-label': t('problem.unit_status') }, statusName('unit_status', unit.status)),
       h('td', { 'data-label': t('problem.reported_at') }, fmtDateTime(unit.reported_at)),
       h('td', { 'data-label': t('problem.resolution') }, unit.resolution || '—')))));
+}
+
+// County options for a filter, from the units the gateway knows (kind=county).
+export async function fillCounties(select) {
+  try {
+    const units = await api('/api/units', { query: { kind: 'county' } });
+    const seen = new Set();
+    for (const unit of units) {
+      const code = unit.county_code || unit.id;
+      if (!code || seen.has(code)) continue;
+      seen.add(code);
+      select.append(h('option', { value: code }, unit.name));
+    }
+  } catch {
+    // the filter stays at "all"
+  }
 }

@@ -404,8 +404,11 @@ function live() {
     onEvent: (message) => {
       const event = message.data && typeof message.data === 'object' ? message.data : null;
       if (!event) return;
+      const type = event.type || message.type;
       if (event.occurred_at && state.controlled) setClock(event.occurred_at);
-      addTicker({ ...event, type: event.type || message.type });
+      // Engine-level records (every element activation) move no figure; domain events do.
+      if (type.startsWith('engine.')) return;
+      addTicker({ ...event, type });
       scheduleRefresh();
     },
   });
