@@ -55,6 +55,7 @@ const ZH = {
   'Retries': '重试次数', 'Headers': '头信息', 'Assignment': '分派', 'Form': '表单', 'Condition': '条件',
   'Timer': '定时器', 'Message': '消息', 'Multi-instance': '多实例', 'Execution listeners': '执行监听器',
   'Extension properties': '扩展属性', 'Process': '流程', 'Version tag': '版本标签', 'Executable': '可执行',
+  'Job priority': '作业优先级', 'Example data': '示例数据', 'Open minimap': '打开小地图', 'Close minimap': '关闭小地图',
 };
 
 function translateModule() {
@@ -110,7 +111,7 @@ function markErrors(problems) {
   for (const [id, messages] of byElement) {
     canvas.addMarker(id, 'highlight-error');
     overlays.add(id, 'deploy-error', {
-      position: { top: -28, left: 0 },
+      position: { bottom: -6, left: 0 },
       html: h('div', { class: 'overlay-error', role: 'note', dataset: { elementId: id } }, messages.join('；')),
     });
   }
@@ -245,7 +246,6 @@ function setupBpmn() {
   modeler = new Modeler({
     container: $('canvas'),
     propertiesPanel: { parent: $('properties') },
-    keyboard: { bindTo: document },
     additionalModules: translateModule(),
   });
   window.qlyModeler = modeler; // for the browser tests and for a designer's console
