@@ -80,6 +80,8 @@ _IGNORED = {
     "textAnnotation", "association", "dataObject", "dataObjectReference", "dataStoreReference",
     "group", "laneSet", "documentation", "extensionElements", "ioSpecification", "property",
     "dataInputAssociation", "dataOutputAssociation", "incoming", "outgoing", "category",
+    # read by `attach` for the sub-process that holds them
+    "multiInstanceLoopCharacteristics", "standardLoopCharacteristics",
 }
 _UNSUPPORTED = {
     "transaction": "transaction sub-processes",

@@ -431,7 +431,8 @@ class Events:
         process = self.engine.processes[subscriber.process_definition_key]
         catch = process.elements[catch_id]
         node = subscriber.node
-        if catch is node or (node.inner is None and catch.id == node.id and catch.element_type in _WAITING_CATCHES):
+        if catch is node or (catch.id == node.id and node.element_type in _WAITING_CATCHES):
+            # the waiting element itself (for a multi-instance receive task, `catch` is its body)
             self.engine.processors[node.element_type].on_event(subscriber, variables)
             return
         if node.element_type == ElementType.EVENT_BASED_GATEWAY:

@@ -137,17 +137,18 @@ class Lifecycle:
                   trigger: dict[str, Any] | None = None) -> None:
         """Write COMPLETED, take `flows` (default: all outgoing), and tell the flow scope. A `trigger`
         rides along to the elements the flows activate (an event chosen by an event-based gateway)."""
+        scope = self.state.elements.get(instance.flow_scope_key)
+        if scope is not None and scope.node.element_type == ElementType.MULTI_INSTANCE_BODY and \
+                not self.engine.processors[ElementType.MULTI_INSTANCE_BODY].before_child_completed(scope, instance):
+            return  # an incident; resolving it completes the instance again
         self.transition(instance, COMPLETED)
         node = instance.node
         outgoing = node.outgoing if flows is None else flows
-        scope = self.state.elements.get(instance.flow_scope_key)
         if outgoing and scope is not None:
             for flow in outgoing:
                 target = self.take_flow(scope, flow)
                 if trigger is not None and target is not None:
                     target.trigger = trigger
-        if scope is not None and scope.node.element_type == ElementType.MULTI_INSTANCE_BODY:
-            self.engine.processors[ElementType.MULTI_INSTANCE_BODY].collect_output(scope, instance)
         self._leave(instance, scope, terminated=False)
 
     def terminated(self, instance: ElementInstance) -> None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from services.engine.expressions import ExpressionError
 from services.engine.model.elements import Mapping as IoMapping
-from services.engine.protocol import ValueType
+from services.engine.protocol import ElementType, ValueType
 from services.engine.state.entities import ElementInstance
 
 if TYPE_CHECKING:
@@ -192,9 +192,11 @@ class Variables:
         return results
 
     def apply_outputs(self, instance: ElementInstance) -> None:
-        """Output mappings, merged from the flow scope; without mappings nothing happens here."""
+        """Output mappings, merged from the flow scope; without mappings nothing happens here. An instance of
+        a multi-instance activity merges from its own scope, where its output element lives (as in Zeebe)."""
         if instance.node.outputs:
-            self.propagate(instance.flow_scope_key, self.output_results(instance))
+            start = instance.key if is_multi_instance_inner(instance) else instance.flow_scope_key
+            self.propagate(start, self.output_results(instance))
 
     def merge_result(self, instance: ElementInstance, variables: Mapping[str, Any]) -> None:
         """Variables an element receives (job completion, message, ...): local when output mappings will
@@ -234,3 +236,8 @@ def _assign(results: dict[str, Any], path: tuple[str, ...], value: Any, view: Sc
         node = child
     node[path[-1]] = value
     results[root] = current
+
+
+def is_multi_instance_inner(instance: ElementInstance) -> bool:
+    scope = instance.node.flow_scope
+    return scope is not None and scope.element_type == ElementType.MULTI_INSTANCE_BODY

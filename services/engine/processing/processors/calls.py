@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from services.engine.expressions import ExpressionError
+from services.engine.expressions import Expr, ExpressionError
 from services.engine.processing.lifecycle import ACTIVATED, TERMINATING
 from services.engine.processing.processors.base import ElementProcessor
 from services.engine.protocol import ElementType, ErrorType
@@ -109,23 +110,42 @@ class MultiInstanceBodyProcessor(ElementProcessor):
         loop = instance.node.loop
         if loop.input_element:
             self.vars.set_local(inner.key, loop.input_element, state["items"][index])
+        output = _variable_of(loop.output_element)
+        if output and output not in (loop.input_element, "loopCounter"):
+            # the instance's result lands in its own scope, not in a variable all instances share
+            self.vars.set_local(inner.key, output, None)
         self.vars.set_local(inner.key, "loopCounter", index + 1)
         self.engine.enqueue("activate", inner.key)
 
-    def collect_output(self, body: ElementInstance, inner: ElementInstance) -> None:
-        """Called while the inner instance still exists, so its variables can be read."""
+    def before_child_completed(self, body: ElementInstance, inner: ElementInstance) -> bool:
+        """While the completing instance still exists: put its output into the collection and evaluate the
+        completion condition in its scope. A failure is an incident on the instance (False)."""
         loop = body.node.loop
-        if not (loop.output_collection and loop.output_element):
-            return
+        state = body.loop
         try:
-            value = loop.output_element.evaluate(self.vars.view(inner.key), self.engine.now)
-        except ExpressionError:
-            value = None
-        counter = self.vars.local(inner.key).get("loopCounter", 0)
-        collection = list(self.vars.local(body.key).get(loop.output_collection) or [])
-        if 1 <= counter <= len(collection):
-            collection[counter - 1] = value
-            self.vars.set_local(body.key, loop.output_collection, collection)
+            if loop.output_collection and loop.output_element:
+                value = loop.output_element.evaluate(self.vars.view(inner.key), self.engine.now)
+                counter = self.vars.local(inner.key).get("loopCounter", 0)
+                collection = list(self.vars.local(body.key).get(loop.output_collection) or [])
+                if 1 <= counter <= len(collection):
+                    collection[counter - 1] = value
+                    self.vars.set_local(body.key, loop.output_collection, collection)
+            met = False
+            if loop.completion_condition is not None:
+                counters = {  # as they will be once this instance has completed
+                    "numberOfInstances": len(state["items"]),
+                    "numberOfActiveInstances": len(body.children) - 1,
+                    "numberOfCompletedInstances": state["completed"] + 1,
+                    "numberOfTerminatedInstances": state.get("terminated", 0),
+                }
+                met = loop.completion_condition.evaluate_bool(self.vars.view(inner.key, counters), self.engine.now)
+        except ExpressionError as error:
+            self.incident(inner, ErrorType.EXTRACT_VALUE_ERROR, str(error), "complete")
+            return False
+        if met:
+            state["met"] = True
+            self.state.touch_element(body)
+        return True
 
     def on_child_completed(self, scope: ElementInstance, child: ElementInstance) -> None:
         if scope.state != ACTIVATED:
@@ -134,10 +154,11 @@ class MultiInstanceBodyProcessor(ElementProcessor):
         state = scope.loop
         state["completed"] += 1
         self.state.touch_element(scope)
-        if self.completion_condition_met(scope):
+        if state.pop("met", False):
             state["done"] = True
+        if state.get("done"):
             if not self.lc.terminate_children(scope):
-                return
+                return  # completes when the last of them is terminated
         elif scope.node.loop.sequential and state["next"] < len(state["items"]):
             self.start_next(scope)
             return
@@ -157,33 +178,6 @@ class MultiInstanceBodyProcessor(ElementProcessor):
         elif scope.state == ACTIVATED and scope.loop and scope.loop.get("done"):
             self.engine.enqueue("complete", scope.key)
 
-    def completion_condition_met(self, scope: ElementInstance) -> bool:
-        condition = scope.node.loop.completion_condition
-        if condition is None:
-            return False
-        state = scope.loop
-        active = len(scope.children)
-        overlay = {
-            "numberOfInstances": len(state["items"]), "numberOfActiveInstances": active,
-            "numberOfCompletedInstances": state["completed"],
-            "numberOfTerminatedInstances": state.get("terminated", 0),
-        }
-        try:
-            return condition.evaluate_bool(self.vars.view(scope.key, overlay), self.engine.now)
-        except ExpressionError as error:
-            # Zeebe raises the incident on the body; resolving it re-checks the condition
-            self.incident(scope, ErrorType.EXTRACT_VALUE_ERROR, str(error), "condition")
-            return False
-
-    def retry(self, instance: ElementInstance, retry: dict[str, Any]) -> None:
-        if retry.get("op") == "condition":
-            if self.completion_condition_met(instance):
-                instance.loop["done"] = True
-                if self.lc.terminate_children(instance):
-                    self.engine.enqueue("complete", instance.key)
-            return
-        super().retry(instance, retry)
-
     def on_complete(self, instance: ElementInstance) -> None:
         loop = instance.node.loop
         if loop.output_collection:
@@ -201,3 +195,14 @@ PROCESSORS = {
     ElementType.CALL_ACTIVITY: CallActivityProcessor,
     ElementType.MULTI_INSTANCE_BODY: MultiInstanceBodyProcessor,
 }
+
+
+_PLAIN_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def _variable_of(expression: Expr | None) -> str | None:
+    """The variable an output element reads when it is just a variable or a path into one (`=result`)."""
+    if expression is None:
+        return None
+    text = expression.text.strip()
+    return text.split(".", 1)[0] if _PLAIN_PATH.match(text) else None
