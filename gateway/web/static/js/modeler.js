@@ -124,13 +124,15 @@ function selectElement(id) {
   modeler.get('canvas').scrollToElement(element);
 }
 
-async function openXml(xml, name) {
+// `name` is the file name a deployment will carry; `label` what the status line calls the diagram.
+async function openXml(xml, name, label = name) {
   try {
     const { warnings } = await modeler.importXML(xml);
     currentName = name;
     modeler.get('canvas').zoom('fit-viewport', 'auto');
     showProblems($('bpmn-problems'), null);
-    setStatus('bpmn-status', warnings.length ? t('modeler.opened_warnings', { name, count: warnings.length }) : t('modeler.opened', { name }));
+    setStatus('bpmn-status', warnings.length
+      ? t('modeler.opened_warnings', { name: label, count: warnings.length }) : t('modeler.opened', { name: label }));
   } catch (error) {
     showProblems($('bpmn-problems'), [{ elementId: null, message: t('modeler.import_failed', { message: error.message }) }]);
   }
@@ -257,7 +259,8 @@ function setupBpmn() {
     const definition = JSON.parse(option.dataset.json);
     try {
       const xml = await processesApi.xml(definition);
-      await openXml(xml, definition.resource_name || `${definition.bpmn_process_id}.bpmn`);
+      await openXml(xml, definition.resource_name || `${definition.bpmn_process_id}.bpmn`,
+        `${definition.bpmn_process_id} v${definition.version}`);
     } catch (error) {
       toast(error, 'error');
     }

@@ -1,0 +1,139 @@
+"""Browser tests: headless Chromium (Debian's /usr/bin/chromium, driven by Playwright) against the real
+platform started by ``web_platform``.
+
+Every page of a test runs behind a router that lets requests to this machine through and fails the test
+for any other host: the pages must work on an intranet without internet. Each test leaves a screenshot
+in test-output/browser/ and fails on an uncaught JavaScript error.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, sync_playwright
+
+from tests.browser.platform import PASSWORD, ROOT, WebPlatform
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+OUTPUT = ROOT / "test-output" / "browser"
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+USERS = {
+    "admin": (("admin",), (), "管理员"),
+    "designer": (("process_designer",), (), "流程设计员"),
+    "leader": (("leader",), (), "市领导"),
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.parent == Path(__file__).parent:
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    if not (shutil.which(CHROMIUM) or Path(CHROMIUM).exists()):
+        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium package (CI does)")
+    if not (ROOT / "node_modules" / "bpmn-js" / "dist").is_dir():
+        pytest.fail("node_modules is missing: run `make node` (npm ci) before the browser tests")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def web_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebPlatform]:
+    """One platform for the browser tests of a session; each test makes its own data."""
+    platform = WebPlatform(tmp_path_factory.mktemp("web-platform"))
+    platform.start()
+    try:
+        for username, (roles, units, name) in USERS.items():
+            platform.adduser(username, *roles, units=units, display_name=name)
+        yield platform
+    except BaseException:
+        print(platform.logs())
+        raise
+    finally:
+        platform.stop()
+
+
+@pytest.fixture(scope="session")
+def playwright_instance() -> Iterator[Playwright]:
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance: Playwright, chromium_path: str) -> Iterator[Browser]:
+    browser = playwright_instance.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
+class Guard:
+    """What a page tried that it must not: requests off this machine, uncaught errors."""
+
+    def __init__(self) -> None:
+        self.foreign: list[str] = []
+        self.errors: list[str] = []
+
+    def route(self, route: Route) -> None:
+        url = route.request.url
+        host = urlsplit(url).hostname or ""
+        if url.startswith(("data:", "blob:")) or host in LOCAL_HOSTS:
+            route.continue_()
+        else:
+            self.foreign.append(url)
+            route.abort("blockedbyclient")
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:120]
+
+
+@pytest.fixture
+def guard() -> Guard:
+    return Guard()
+
+
+@pytest.fixture
+def context(browser: Browser, guard: Guard, request: pytest.FixtureRequest) -> Iterator[BrowserContext]:
+    viewport = getattr(request, "param", None) or {"width": 1600, "height": 1000}
+    context = browser.new_context(viewport=viewport, locale="zh-CN", timezone_id="Asia/Shanghai")
+    context.route("**/*", guard.route)
+    context.set_default_timeout(20_000)
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext, guard: Guard, request: pytest.FixtureRequest) -> Iterator[Page]:
+    page = context.new_page()
+    page.on("pageerror", lambda error: guard.errors.append(str(error)))
+    yield page
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    try:
+        page.screenshot(path=str(OUTPUT / f"{_slug(request.node.name)}.png"), full_page=True)
+    except Exception as error:  # a crashed page still lets the assertions below speak
+        print(f"screenshot failed: {error}")
+    assert not guard.foreign, f"the page requested hosts other than this machine: {guard.foreign}"
+    assert not guard.errors, f"uncaught JavaScript errors: {guard.errors}"
+
+
+def login(page: Page, platform: WebPlatform, path: str, username: str) -> None:
+    """Open ``path`` and sign in through the page's own login dialog."""
+    page.goto(platform.base_url + path)
+    page.fill("#login-username", username)
+    page.fill("#login-password", PASSWORD)
+    page.click("#login-dialog button[type=submit]")
+    page.wait_for_selector("#login-dialog", state="detached")
