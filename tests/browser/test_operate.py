@@ -1,0 +1,106 @@
+"""Operations: an incident shows on the instance's diagram with its message; the retry button gives the job
+its retries back and resolves the incident, and the instance then finishes."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import grpc
+from playwright.sync_api import Page, expect
+from pyzeebe.proto import gateway_pb2 as pb
+from pyzeebe.proto.gateway_pb2_grpc import GatewayStub
+
+from tests.browser.conftest import login
+from tests.browser.platform import WebPlatform
+
+MODELS = Path(__file__).parent / "models"
+ERROR = "无法连接工改系统：connection refused"
+
+
+def activate(stub: GatewayStub, job_type: str, deadline: float = 30.0) -> list[pb.ActivatedJob]:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        request = pb.ActivateJobsRequest(type=job_type, worker="browser-test", timeout=60_000, maxJobsToActivate=10,
+                                         requestTimeout=1_000)
+        jobs = [job for response in stub.ActivateJobs(request, timeout=10) for job in response.jobs]
+        if jobs:
+            return jobs
+    raise AssertionError(f"no {job_type} job became activatable")
+
+
+def test_retry_an_incident_from_the_instance_view(page: Page, web_platform: WebPlatform) -> None:
+    with web_platform.client("admin") as client:
+        web_platform.deploy(client, MODELS / "check.bpmn")
+        started = client.post("/api/processes/instances",
+                              json={"bpmn_process_id": "web_check", "variables": {"project_code": "WEB-OP-1"}})
+        assert started.status_code == 201, started.text
+        instance_key = started.json()["process_instance_key"]
+
+    with grpc.insecure_channel(f"127.0.0.1:{web_platform.engine_port}") as channel:
+        stub = GatewayStub(channel)
+        (job,) = [j for j in activate(stub, "web-check") if j.processInstanceKey == instance_key]
+        stub.FailJob(pb.FailJobRequest(jobKey=job.key, retries=0, errorMessage=ERROR), timeout=10)
+
+        login(page, web_platform, f"/operate/{instance_key}", "admin")
+        # The exporter writes the incident view shortly after the engine commits it: reload until it shows.
+        incident = page.locator("li.incident")
+        for _ in range(40):
+            if incident.count():
+                break
+            page.wait_for_timeout(250)
+            page.reload()
+        expect(incident).to_contain_text(ERROR)
+        expect(incident).to_contain_text("check_task")
+        task = page.locator('#instance-diagram .djs-element[data-element-id="check_task"]')
+        expect(task).to_have_class(re.compile(r"\bhighlight-incident\b"))
+        expect(page.locator("#instance-diagram .overlay-badge.incident")).to_be_visible()
+        expect(page.locator("#instance-detail table")).to_contain_text("WEB-OP-1")
+
+        page.click("li.incident button.retry")
+        expect(page.locator("#instance-detail")).to_contain_text("没有未解决的故障")
+        with web_platform.client("admin") as client:
+            incidents = client.get("/api/processes/incidents",
+                                   params={"process_instance_key": instance_key, "state": "resolved"}).json()["items"]
+        assert len(incidents) == 1 and incidents[0]["error_message"] == ERROR
+
+        # The job is back: a worker completes it and the instance ends.
+        (job,) = [j for j in activate(stub, "web-check") if j.processInstanceKey == instance_key]
+        stub.CompleteJob(pb.CompleteJobRequest(jobKey=job.key, variables="{}"), timeout=10)
+
+    badge = page.locator("#instance-detail .page-title .badge")
+    for _ in range(40):
+        page.reload()
+        if "已完成" in (badge.text_content() or ""):
+            break
+        page.wait_for_timeout(250)
+    expect(badge).to_have_text("已完成")
+    expect(page.locator("#cancel-instance")).to_have_count(0)
+
+
+def test_cancel_an_instance_from_the_instance_view(page: Page, web_platform: WebPlatform) -> None:
+    with web_platform.client("admin") as client:
+        web_platform.deploy(client, MODELS / "check.bpmn")
+        started = client.post("/api/processes/instances", json={"bpmn_process_id": "web_check", "variables": {}})
+        instance_key = started.json()["process_instance_key"]
+    login(page, web_platform, "/operate", "admin")
+    page.fill("#f-process", "web_check")
+    page.select_option("#f-state", "active")
+    page.click("#filters button[type=submit]")
+    item = page.locator(f'#instance-list a[href="/operate/{instance_key}"]')
+    for _ in range(40):
+        if item.count():
+            break
+        page.wait_for_timeout(250)
+        page.click("#filters button[type=submit]")
+    item.click()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#cancel-instance")
+    badge = page.locator("#instance-detail .page-title .badge")
+    for _ in range(40):
+        if "已取消" in (badge.text_content() or ""):
+            break
+        page.wait_for_timeout(250)
+        page.reload()
+    expect(badge).to_have_text("已取消")
