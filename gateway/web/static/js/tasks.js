@@ -4,7 +4,7 @@
 
 import { lightBadge, problemHistory, problemStatusBadge, stageTimeline } from './domain.js';
 import {
-  api, ApiError, clear, dueBadge, dueState, emptyState, errorBox, fmtDateTime, h, loading, pathId, requireGlobal,
+  api, clear, dueBadge, dueState, emptyState, errorBox, fmtDateTime, h, loading, pathId, requireGlobal,
   startPage, subscribe, t, toast,
 } from './qly.js';
 
@@ -12,14 +12,15 @@ const $ = (id) => document.getElementById(id);
 
 const tasksApi = {
   list: (query) => api('/api/tasks', { query }),
+  history: (query) => api('/api/tasks/history', { query }),
   get: (key) => api(`/api/tasks/${key}`),
-  form: (key) => api(`/api/tasks/${key}/form`),
   claim: (key) => api(`/api/tasks/${key}/claim`, { method: 'POST' }),
   unclaim: (key) => api(`/api/tasks/${key}/unclaim`, { method: 'POST' }),
   complete: (key, variables) => api(`/api/tasks/${key}/complete`, { method: 'POST', body: { variables } }),
   project: (code) => api(`/api/projects/${encodeURIComponent(code)}`),
   problem: (id) => api(`/api/problems/${encodeURIComponent(id)}`),
-  clock: () => api('/api/clock'),
+  // Engine time (the clock may be moved in demos and tests); only operators may read it, others use their own.
+  clock: () => api('/api/processes/clock'),
 };
 
 const state = { view: 'mine', page: 1, size: 30, text: '', due: '', sort: 'due', selected: pathId('/tasks'), user: null, now: null };
@@ -40,11 +41,42 @@ async function refreshClock() {
   }
 }
 
-function listQuery(view = state.view) {
-  const query = { view, page: state.page, size: state.size, sort: state.sort, text: state.text || null };
-  if (state.due === 'overdue') query.overdue = 'true';
-  if (state.due === 'soon') query.due_within_hours = 48;
-  return query;
+// The API lists open tasks earliest due first; "mine" and "to claim" are its filters, "completed" its
+// history. Overdue is asked of the API (due before now); text, "due soon" and other orders are applied
+// to the page here.
+function fetchPage(view = state.view, { page = state.page, size = state.size } = {}) {
+  if (view === 'completed') return tasksApi.history({ page, size });
+  const query = { page, size, mine: view === 'mine' ? 'true' : null, unassigned: view === 'group' ? 'true' : null };
+  if (state.due === 'overdue') query.due_before = new Date(now()).toISOString();
+  return tasksApi.list(query);
+}
+
+function projectLabel(task) {
+  return task.variables?.projectName || task.project_code || '';
+}
+
+function matches(task) {
+  if (state.due && dueState(task.due_at, now()) !== state.due) return false;
+  if (!state.text) return true;
+  const text = state.text.toLowerCase();
+  return [task.name, task.project_code, task.variables?.projectName, task.variables?.problemTitle]
+    .some((value) => value && String(value).toLowerCase().includes(text));
+}
+
+// Tasks without a due date go last in either direction.
+function byDue(direction) {
+  return (a, b) => {
+    if (!a.due_at || !b.due_at) return (a.due_at ? -1 : 0) + (b.due_at ? 1 : 0);
+    return direction * (new Date(a.due_at) - new Date(b.due_at));
+  };
+}
+
+function ordered(items) {
+  const sorted = items.slice();
+  if (state.sort === '-due') sorted.sort(byDue(-1));
+  else if (state.sort === '-created') sorted.sort((a, b) => new Date(b.created_at) - new Date(a.created_at));
+  else if (state.view !== 'completed') sorted.sort(byDue(1));
+  return sorted;
 }
 
 function taskItem(task) {
@@ -60,7 +92,7 @@ function taskItem(task) {
     },
     h('div', { class: 'title' }, task.name),
     h('div', { class: 'meta' },
-      task.project_name || task.project_code ? h('span', {}, task.project_name || task.project_code) : null,
+      projectLabel(task) ? h('span', {}, projectLabel(task)) : null,
       task.status === 'open' ? dueBadge(task.due_at, now()) : h('span', {}, t('tasks.completed_at', { at: fmtDateTime(task.completed_at) })),
       task.assignee && state.view !== 'mine' ? h('span', { class: 'badge blue' }, task.assignee) : null)));
 }
@@ -68,7 +100,7 @@ function taskItem(task) {
 async function loadCounts() {
   for (const view of ['mine', 'group']) {
     try {
-      const page = await tasksApi.list({ view, page: 1, size: 1 });
+      const page = await fetchPage(view, { page: 1, size: 1 });
       $(`count-${view}`).textContent = String(page.total);
     } catch {
       $(`count-${view}`).textContent = '';
@@ -80,9 +112,8 @@ async function loadList() {
   const list = $('task-list');
   if (!list.children.length) clear(list, h('li', {}, loading()));
   try {
-    const page = await tasksApi.list(listQuery());
-    let items = page.items;
-    if (state.due) items = items.filter((task) => dueState(task.due_at, now()) === state.due);
+    const page = await fetchPage();
+    const items = ordered(page.items.filter(matches));
     if (!items.length) clear(list, h('li', {}, emptyState(t(`tasks.empty_${state.view}`))));
     else clear(list, items.map(taskItem));
     const pages = page.pages ?? Math.max(1, Math.ceil(page.total / page.size));
@@ -112,12 +143,8 @@ function back() {
   state.selected = null;
 }
 
-function mayClaim(task) {
-  return task.status === 'open' && !task.assignee;
-}
-
 function isMine(task) {
-  return task.assignee && task.assignee === state.user?.username;
+  return !!task.assignee && task.assignee === state.user?.username;
 }
 
 async function act(button, action, success) {
@@ -134,22 +161,15 @@ async function act(button, action, success) {
   }
 }
 
-async function renderForm(task, container, submitButton) {
+async function renderForm(detail, container) {
+  const { task } = detail;
   form?.destroy?.();
   form = null;
-  let schema = null;
-  try {
-    const loaded = await tasksApi.form(task.job_key);
-    schema = loaded?.schema ?? loaded;
-  } catch (error) {
-    if (!(error instanceof ApiError && error.status === 404)) {
-      clear(container, errorBox(error));
-      return null;
-    }
-  }
+  const schema = detail.form?.schema;
+  const editable = detail.can_complete;
   if (!schema || !schema.components) {
     // A task without a form still needs a way to finish it: a comment is all the process gets.
-    const comment = h('textarea', { id: 'task-comment', name: 'comment', required: true });
+    const comment = h('textarea', { id: 'task-comment', name: 'comment', required: true, disabled: !editable });
     clear(container, h('div', { class: 'field' }, h('label', { for: 'task-comment' }, t('tasks.comment')), comment));
     return {
       async submit() {
@@ -166,13 +186,8 @@ async function renderForm(task, container, submitButton) {
   clear(container);
   form = new Viewer.Form({ container });
   await form.importSchema(schema, task.variables || {});
-  if (task.status !== 'open' || !isMine(task)) form.setProperty?.('readOnly', true);
-  submitButton.hidden = task.status !== 'open';
-  return {
-    async submit() {
-      return form.submit();
-    },
-  };
+  if (!editable) form.setProperty('readOnly', true);
+  return { submit: () => form.submit() };
 }
 
 async function contextBlock(task) {
@@ -207,49 +222,51 @@ async function contextBlock(task) {
 async function loadDetail(key) {
   const panel = $('task-detail');
   clear(panel, loading());
-  let task;
+  let detail;
   try {
-    task = await tasksApi.get(key);
+    detail = await tasksApi.get(key);
   } catch (error) {
-    clear(panel, h('button', { type: 'button', class: 'back', onclick: back }, `← ${t('tasks.back')}`), errorBox(error));
+    clear(panel, h('button', { type: 'button', class: 'back link-button', onclick: back }, `← ${t('tasks.back')}`), errorBox(error));
     return;
   }
+  const { task } = detail;
+  const open = task.status === 'open';
   const formBox = h('div', { id: 'task-form', class: 'task-form' });
   const errors = h('div', { class: 'form-error', role: 'alert' });
   const submit = h('button', { type: 'button', class: 'primary', id: 'task-complete' }, t('tasks.complete'));
   const actions = h('div', { class: 'row actions' });
-  if (task.status === 'open' && mayClaim(task)) {
+  if (open && detail.can_claim && !task.assignee) {
     actions.append(h('button', {
       type: 'button', class: 'primary', id: 'task-claim',
       onclick: (event) => act(event.target, () => tasksApi.claim(task.job_key), t('tasks.claimed')).then((ok) => ok && loadDetail(key)),
     }, t('tasks.claim')));
   }
-  if (task.status === 'open' && isMine(task)) {
+  if (open && isMine(task)) {
     actions.append(h('button', {
       type: 'button', id: 'task-unclaim',
       onclick: (event) => act(event.target, () => tasksApi.unclaim(task.job_key), t('tasks.unclaimed')).then((ok) => ok && loadDetail(key)),
     }, t('tasks.unclaim')));
   }
-  const overdue = task.status === 'open' && dueState(task.due_at, now()) === 'overdue';
+  const overdue = open && dueState(task.due_at, now()) === 'overdue';
   clear(panel,
     h('button', { type: 'button', class: 'back link-button', onclick: back }, `← ${t('tasks.back')}`),
-    h('div', { class: 'page-title' }, h('h2', {}, task.name), task.status === 'open' ? dueBadge(task.due_at, now()) : h('span', { class: 'badge green' }, t('tasks.done'))),
+    h('div', { class: 'page-title' }, h('h2', {}, task.name), open ? dueBadge(task.due_at, now()) : h('span', { class: 'badge green' }, t('tasks.done'))),
     overdue ? h('p', { class: 'notice' }, t('tasks.overdue_notice')) : null,
     h('dl', { class: 'facts' },
-      h('dt', {}, t('tasks.assignee')), h('dd', {}, task.assignee || t('tasks.unassigned')),
-      h('dt', {}, t('tasks.groups')), h('dd', {}, (task.candidate_group_names || task.candidate_groups || []).join('、') || '—'),
+      projectLabel(task) ? [h('dt', {}, t('tasks.project')), h('dd', {}, projectLabel(task))] : null,
+      h('dt', {}, t('tasks.assignee')), h('dd', { id: 'task-assignee' }, task.assignee || t('tasks.unassigned')),
+      h('dt', {}, t('tasks.groups')), h('dd', {}, (task.candidate_groups || []).join('、') || '—'),
       h('dt', {}, t('tasks.created')), h('dd', {}, fmtDateTime(task.created_at)),
       h('dt', {}, t('tasks.due')), h('dd', {}, fmtDateTime(task.due_at)),
       task.completed_at ? [h('dt', {}, t('tasks.completed_at_label')), h('dd', {}, fmtDateTime(task.completed_at), ' · ', task.completed_by || '')] : null),
     actions,
     h('section', { 'aria-labelledby': 'form-title' }, h('h3', { id: 'form-title' }, t('tasks.form')), formBox, errors,
-      task.status === 'open' && isMine(task) ? h('div', { class: 'row' }, submit) : null,
-      task.status === 'open' && !isMine(task) ? h('p', { class: 'muted' }, task.assignee ? t('tasks.claimed_by_other', { user: task.assignee }) : t('tasks.claim_first')) : null),
+      detail.can_complete ? h('div', { class: 'row' }, submit) : null,
+      open && !detail.can_complete ? h('p', { class: 'muted' }, task.assignee && !isMine(task) ? t('tasks.claimed_by_other', { user: task.assignee }) : t('tasks.claim_first')) : null),
     h('div', { id: 'task-context' }, loading()));
 
-  const handle = await renderForm(task, formBox, submit);
+  const handle = await renderForm(detail, formBox);
   submit.addEventListener('click', async () => {
-    if (!handle) return;
     errors.textContent = '';
     const result = await handle.submit();
     const problems = Object.entries(result.errors || {}).filter(([, list]) => list && list.length);
@@ -259,7 +276,7 @@ async function loadDetail(key) {
     }
     const done = await act(submit, () => tasksApi.complete(task.job_key, result.data), t('tasks.completed_ok'));
     if (done) {
-      clear(panel, h('p', { class: 'empty' }, t('tasks.completed_ok')));
+      clear(panel, h('p', { class: 'empty', id: 'task-done' }, t('tasks.completed_ok')));
       state.selected = null;
       history.replaceState(null, '', '/tasks');
       document.body.classList.remove('showing-detail');
