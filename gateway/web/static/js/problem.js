@@ -15,15 +15,6 @@ async function unitNames() {
   }
 }
 
-async function flags(problemId) {
-  try {
-    const page = await api('/api/flags', { query: { problem_id: problemId, size: 100 } });
-    return page.items || page;
-  } catch {
-    return null;
-  }
-}
-
 async function main() {
   await startPage({ active: '/problems' });
   const container = $('problem');
@@ -34,7 +25,9 @@ async function main() {
     clear(container, errorBox(error));
     return;
   }
-  const [names, problemFlags] = await Promise.all([unitNames(), flags(problem.id)]);
+  const names = await unitNames();
+  for (const unit of problem.units || []) if (unit.unit_name) names[unit.unit_id] = unit.unit_name;
+  const problemFlags = problem.flags || [];
   document.title = `${problem.title} · ${t('app.name')}`;
   const category = t(`category.${problem.category}`) === `category.${problem.category}` ? problem.category : t(`category.${problem.category}`);
   clear(container,
@@ -54,11 +47,10 @@ async function main() {
       h('h2', { id: 'units-heading' }, t('problems.units')), unitsTable(problem, names)),
     h('section', { class: 'panel', 'aria-labelledby': 'flags-heading' },
       h('h2', { id: 'flags-heading' }, t('problem.flags')),
-      problemFlags === null ? emptyState(t('problem.flags_unavailable'))
-        : problemFlags.length ? h('ul', { class: 'list' }, problemFlags.map((f) => h('li', { class: 'item' },
-          h('span', { class: `badge ${f.lifted_at ? '' : 'amber'}` }, f.lifted_at ? t('problem.flag_lifted') : t('problem.flag_open')), ' ',
-          names[f.unit_id] || f.unit_id, ' · ', f.reason, ' · ', fmtDate(f.raised_at))))
-          : emptyState(t('problem.no_flags'))),
+      problemFlags.length ? h('ul', { class: 'list flags' }, problemFlags.map((f) => h('li', { class: 'item' },
+        h('span', { class: `badge ${f.lifted_at ? '' : 'amber'}` }, f.lifted_at ? t('problem.flag_lifted') : t('problem.flag_open')), ' ',
+        names[f.unit_id] || f.unit_id, ' · ', f.reason, ' · ', fmtDate(f.raised_at))))
+        : emptyState(t('problem.no_flags'))),
     h('section', { class: 'panel', 'aria-labelledby': 'history-heading' },
       h('h2', { id: 'history-heading' }, t('problem.history')), problemHistory(problem)));
 }

@@ -45,8 +45,7 @@ async function main() {
   const form = $('problem-filters');
   for (const [name, value] of params()) {
     if (!form.elements[name]) continue;
-    if (form.elements[name].type === 'checkbox') form.elements[name].checked = value === 'true';
-    else form.elements[name].value = value;
+    form.elements[name].value = value;
     state.filters[name] = value;
   }
   form.addEventListener('submit', (event) => {

@@ -83,13 +83,13 @@ function reportForm(project) {
     event.preventDefault();
     error.textContent = '';
     try {
-      const problem = await api('/api/problems', {
+      const report = await api('/api/problems', {
         method: 'POST',
         body: { project_code: project.project_code, category: category.value, title: title.value.trim(), description: description.value.trim() },
       });
       toast(t('project.reported'), 'success');
       form.reset();
-      if (problem?.id) location.href = `/problem/${encodeURIComponent(problem.id)}`;
+      if (report?.problem?.id) location.href = `/problem/${encodeURIComponent(report.problem.id)}`;
     } catch (err) {
       error.textContent = err instanceof ApiError ? err.lines.join('；') : err.message;
     }
