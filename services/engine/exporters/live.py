@@ -39,8 +39,8 @@ import redis.asyncio as aioredis
 from services.engine.exporters.projection import USER_TASK_JOB_TYPE, at, user_task_headers
 from services.engine.exporters.records import Record, RecordReader
 from services.engine.exporters.runner import Prepared, Target
-from shared.events import connect_redis
 
+REDIS_TIMEOUT = 10.0
 MAX_VARIABLES_BYTES = 8 * 1024  # a live event is a notice, not a copy of the instance
 PROJECT_VARIABLE = "project_code"
 _EMPTY_SCOPE = '{"project_code":null,"unit_ids":[],"county_code":null}'
@@ -262,7 +262,9 @@ class RedisTarget(Target):
 
     async def open(self) -> None:
         if self.redis is None:
-            self.redis = connect_redis(self.url)
+            # timeouts: a Redis that stops answering must fail the write (and get retried), not hang it
+            self.redis = aioredis.from_url(self.url, decode_responses=True, socket_timeout=REDIS_TIMEOUT,
+                                           socket_connect_timeout=REDIS_TIMEOUT)
             self._append = self.redis.register_script(_APPEND)
         await self.redis.ping()
 
