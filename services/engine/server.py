@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from pyzeebe.proto.gateway_pb2_grpc import add_GatewayServicer_to_server
 
 from services.engine.clock import EngineClock
+from services.engine.exporters.host import ExporterHost
+from services.engine.exporters.service import ExportSettings
 from services.engine.grpc.servicer import Gateway
 from services.engine.management import ManagementServer, Reply, clock_body
 from services.engine.metrics import Metrics
@@ -41,6 +43,9 @@ class EngineConfig:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     synchronous: str = "FULL"
+    exporters: ExportSettings = field(default_factory=ExportSettings)
+    log_retention: int = 100_000  # records kept behind the head whatever the exporters (see exporters/host.py)
+    log_compact_interval: float = 10.0
 
 
 class DataDirInUse(RuntimeError):
@@ -93,6 +98,8 @@ class EngineServer:
         self._lock_data_dir()
         loop = asyncio.get_running_loop()
         self.journal = Journal(config.data_dir, synchronous=config.synchronous)
+        self.exporters = ExporterHost(config.data_dir, self.journal, config.exporters, retention=config.log_retention,
+                                      compact_interval=config.log_compact_interval, head=lambda: self.state.position)
         self.state = EngineState()
         meta = self.state.load(self.journal)
         self.clock = EngineClock(controlled=config.clock_controlled, offset_ms=self.state.clock_offset_ms,
@@ -140,6 +147,7 @@ class EngineServer:
         for service in ("", "gateway_protocol.Gateway"):
             await _maybe_await(self.health.set(service, health_pb2.HealthCheckResponse.SERVING))
         self.scheduler.task = asyncio.create_task(self.scheduler.run(), name="engine-scheduler")
+        self.exporters.start()
         self.ready = True
         log.info("engine ready", grpc=f"{config.host}:{self.port}", management=self.management_port,
                  data_dir=str(config.data_dir), clock_controlled=config.clock_controlled,
@@ -169,6 +177,7 @@ class EngineServer:
             self.scheduler.task.cancel()
         await self.grpc_server.stop(grace)
         await self.management.stop()
+        await self.exporters.stop()
         await self.committer.flush()
         self.committer.close()
         self.journal.close()
@@ -182,7 +191,8 @@ class EngineServer:
         if path in ("/health", "/actuator/health", "/startup", "/actuator/health/liveness"):
             return Reply(200, {"status": "UP"})
         if path in ("/metrics", "/actuator/prometheus") and method == "GET":
-            return Reply(200, self.metrics.render(self._gauges()), "text/plain; version=0.0.4; charset=utf-8")
+            return Reply(200, self.metrics.render(self._gauges()) + self.exporters.render_metrics(),
+                         "text/plain; version=0.0.4; charset=utf-8")
         if path.startswith("/actuator/clock"):
             return await self._clock_endpoint(method, path, body)
         return Reply(404, {"error": f"no endpoint {method} {path}"})
