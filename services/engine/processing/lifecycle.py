@@ -94,7 +94,8 @@ class Lifecycle:
         if instance is None or instance.state is not None:
             return
         scope = self.state.elements.get(instance.flow_scope_key)
-        if scope is not None and (scope.state != ACTIVATED or self._interrupted_away(scope, instance)):
+        if (scope is None and instance.flow_scope_key > 0) or (
+                scope is not None and (scope.state != ACTIVATED or self._interrupted_away(scope, instance))):
             # the scope is going away (terminated or taken over by an interrupting event): this token dies with it
             self.discard(instance)
             return
@@ -170,6 +171,9 @@ class Lifecycle:
             except ValueError:
                 pass
             self.state.touch_element(scope)
+            if scope.join_tokens and scope.state == ACTIVATED and scope.interrupt is None:
+                # a token waiting at an inclusive join may go on once this path can no longer reach it
+                self.recheck_inclusive_joins(scope)
             processor = self.engine.processors[scope.node.element_type]
             if terminated:
                 processor.on_child_terminated(scope, instance)
@@ -242,6 +246,13 @@ class Lifecycle:
         self.state.touch_element(scope)
         self.activate_child(scope, gateway)
         return True
+
+    def recheck_inclusive_joins(self, scope: ElementInstance) -> None:
+        elements = self.engine.processes[scope.process_definition_key].elements
+        for gateway_id in list(scope.join_tokens or ()):
+            gateway = elements[gateway_id]
+            if gateway.element_type == ElementType.INCLUSIVE_GATEWAY:
+                self.try_fire_join(scope, gateway)
 
     def has_waiting_tokens(self, scope: ElementInstance) -> bool:
         return bool(scope.join_tokens)

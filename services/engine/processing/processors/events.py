@@ -95,12 +95,13 @@ class ThrowEventProcessor(JobWorkerProcessor):
             return
         if node.event_type == EventType.LINK and node.element_type == ElementType.INTERMEDIATE_THROW_EVENT:
             scope = self.state.elements.get(instance.flow_scope_key)
-            self.lc.completed(instance, [])
             if scope is not None:
-                catch = next(c for c in scope.node.children
+                # the catch exists before the throw leaves, so the scope never looks finished in between
+                catch = next(c for c in node.flow_scope.children
                              if c.event_type == EventType.LINK and c.element_type == ElementType.INTERMEDIATE_CATCH_EVENT
                              and c.link_name == node.link_name)
                 self.lc.activate_child(scope, catch)
+            self.lc.completed(instance, [])
             return
         if node.event_type == EventType.TERMINATE:
             scope = self.state.elements.get(instance.flow_scope_key)
