@@ -3,7 +3,8 @@
 - timeDuration: `PT10S`, `P90D`, `P1Y2M`, `P2W` (fractions allowed on the smallest unit).
 - timeDate: `2026-12-01T09:00:00+08:00`, `...Z`, `...+08:00[Asia/Shanghai]`, `...[Asia/Shanghai]`.
 - timeCycle: `R5/PT10S`, `R/P1D`, `R3/2026-12-01T09:00:00Z/PT1H` (the start is the first occurrence), or a
-  Spring-style cron expression with seconds, `0 0 9 * * MON-FRI`, and the `@daily`-style macros.
+  Spring 5.3 cron expression with seconds, `0 0 9 * * MON-FRI`, with `L`, `L-2`, `LW`, `15W`, `FRI#2`,
+  `5L` and the `@daily`-style macros.
 
 Calendar units (years, months, days) are added in UTC, as the engine keeps time in UTC.
 """
@@ -168,16 +169,13 @@ def parse_cycle(text: str) -> Cycle:
             raise TimerDefinitionError(f"Invalid time cycle '{text}': can't read the repetition count") from error
         if repetitions < 0:
             raise TimerDefinitionError(f"Invalid time cycle '{text}': negative repetitions")
-    parts = rest.split("/")
-    if len(parts) == 1:
-        return Cycle(repetitions=repetitions, interval=_positive(parse_duration(parts[0]), text))
-    if len(parts) == 2:
-        first, second = parts
-        if first.startswith("P"):  # duration/end: not something Zeebe schedules from
-            raise TimerDefinitionError(f"Invalid time cycle '{text}': expected start/duration")
-        return Cycle(repetitions=repetitions, start=parse_datetime(first),
-                     interval=_positive(parse_duration(second), text))
-    raise TimerDefinitionError(f"Invalid time cycle '{text}'")
+    # the interval follows the last '/': a zone id in the start may hold one too (Europe/Berlin)
+    first, _, second = rest.rpartition("/")
+    if not first:
+        return Cycle(repetitions=repetitions, interval=_positive(parse_duration(second), text))
+    if first.startswith("P"):  # duration/end: not something Zeebe schedules from
+        raise TimerDefinitionError(f"Invalid time cycle '{text}': expected start/duration")
+    return Cycle(repetitions=repetitions, start=parse_datetime(first), interval=_positive(parse_duration(second), text))
 
 
 def _positive(duration: Duration, text: str) -> Duration:
@@ -195,12 +193,16 @@ def validate_static_timer(kind: str, text: str) -> None:
         parse_cycle(text)
 
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def to_ms(moment: dt.datetime) -> int:
-    return int(moment.timestamp() * 1000) if moment.microsecond % 1000 else int(moment.timestamp()) * 1000 + moment.microsecond // 1000
+    """Exact epoch milliseconds (no float rounding), truncating sub-millisecond parts like Java's Instant."""
+    return (moment - _EPOCH) // dt.timedelta(milliseconds=1)
 
 
 def from_ms(ms: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return _EPOCH + dt.timedelta(milliseconds=ms)
 
 
 def iso_ms(ms: int) -> str:
@@ -219,17 +221,74 @@ _DAYS = {name: i for i, name in enumerate(["SUN", "MON", "TUE", "WED", "THU", "F
 
 
 @dataclass(frozen=True, slots=True)
+class _Days:
+    """A day-of-month or day-of-week field: plain values, or Spring's special forms.
+
+    Special forms (kind, a, b): ("L", n, 0) the n-th day before the month's last (L, L-3); ("LW", 0, 0) the
+    last weekday; ("W", d, 0) the weekday nearest day d (15W); ("DL", dow, 0) the last such weekday of the
+    month (5L, FRIL); ("#", dow, k) the k-th such weekday (FRI#2).
+    """
+
+    plain: frozenset[int] | None  # None: any day ('*' or '?')
+    special: tuple[tuple[str, int, int], ...] = ()
+
+    def restricted(self) -> bool:
+        return self.plain is not None or bool(self.special)
+
+    def month_matches(self, day: dt.date) -> bool:
+        if self.plain is None and not self.special:
+            return True
+        if self.plain and day.day in self.plain:
+            return True
+        last = calendar.monthrange(day.year, day.month)[1]
+        for kind, a, _ in self.special:
+            if kind == "L" and day.day == last - a:
+                return True
+            if kind == "LW" and day == _nearest_weekday(day.replace(day=last)):
+                return True
+            if kind == "W" and a <= last and day == _nearest_weekday(day.replace(day=a)):
+                return True
+        return False
+
+    def week_matches(self, day: dt.date) -> bool:
+        if self.plain is None and not self.special:
+            return True
+        weekday = day.isoweekday() % 7  # 0 = Sunday
+        if self.plain and weekday in self.plain:
+            return True
+        last = calendar.monthrange(day.year, day.month)[1]
+        for kind, dow, nth in self.special:
+            if weekday != dow:
+                continue
+            if kind == "DL" and day.day + 7 > last:
+                return True
+            if kind == "#" and (day.day - 1) // 7 + 1 == nth:
+                return True
+        return False
+
+
+def _nearest_weekday(day: dt.date) -> dt.date:
+    """The weekday nearest to `day` within its month (Saturday → Friday, Sunday → Monday, never crossing)."""
+    if day.isoweekday() == 6:
+        return day - dt.timedelta(days=1) if day.day > 1 else day + dt.timedelta(days=2)
+    if day.isoweekday() == 7:
+        last = calendar.monthrange(day.year, day.month)[1]
+        return day + dt.timedelta(days=1) if day.day < last else day - dt.timedelta(days=2)
+    return day
+
+
+@dataclass(frozen=True, slots=True)
 class CronSchedule:
-    """Six fields, as Spring reads them: second minute hour day-of-month month day-of-week (UTC)."""
+    """Six fields, as Spring 5.3 reads them (Zeebe's cron): second minute hour day-of-month month
+    day-of-week, in UTC. Day-of-month and day-of-week must both match when both are given."""
 
     text: str
     seconds: frozenset[int]
     minutes: frozenset[int]
     hours: frozenset[int]
-    days: frozenset[int] | None  # None: '?' or '*' (any)
-    last_day: bool
+    days: _Days
     months: frozenset[int]
-    weekdays: frozenset[int] | None  # 0 = Sunday; None: any
+    weekdays: _Days
 
     @staticmethod
     def parse(text: str) -> CronSchedule:
@@ -244,27 +303,23 @@ class CronSchedule:
             seconds = _field(fields[0], 0, 59)
             minutes = _field(fields[1], 0, 59)
             hours = _field(fields[2], 0, 23)
-            last_day = fields[3].upper() == "L"
-            days = None if fields[3] in ("*", "?") or last_day else _field(fields[3], 1, 31)
+            days = _day_of_month(fields[3])
             months = _field(fields[4], 1, 12, _MONTHS)
-            weekdays = None if fields[5] in ("*", "?") else frozenset(
-                d % 7 for d in _field(fields[5], 0, 7, _DAYS))
+            weekdays = _day_of_week(fields[5])
         except ValueError as error:
             raise TimerDefinitionError(f"Invalid cron expression '{text}': {error}") from error
-        return CronSchedule(text, seconds, minutes, hours, days, last_day, months, weekdays)
+        return CronSchedule(text, seconds, minutes, hours, days, months, weekdays)
 
     def _day_matches(self, day: dt.date) -> bool:
-        if self.last_day and day.day != calendar.monthrange(day.year, day.month)[1]:
-            return False
-        dom = self.days is None or day.day in self.days
-        dow = self.weekdays is None or (day.isoweekday() % 7) in self.weekdays
-        return dom and dow
+        return self.days.month_matches(day) and self.weekdays.week_matches(day)
 
     def next_after(self, after_ms: int) -> int | None:
+        """The first occurrence strictly after `after_ms`, or None within the next eight years."""
         moment = from_ms(after_ms).replace(microsecond=0) + dt.timedelta(seconds=1)
         limit = moment.year + 8
         day = moment.date()
         first = True
+        hours, minutes, seconds = sorted(self.hours), sorted(self.minutes), sorted(self.seconds)
         while day.year <= limit:
             if day.month not in self.months:
                 day = (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
@@ -272,25 +327,71 @@ class CronSchedule:
                 continue
             if self._day_matches(day):
                 start = moment.time() if first else dt.time(0, 0, 0)
-                for hour in sorted(h for h in self.hours if h >= start.hour):
-                    for minute in sorted(self.minutes):
+                for hour in hours:
+                    if hour < start.hour:
+                        continue
+                    for minute in minutes:
                         if hour == start.hour and minute < start.minute:
                             continue
-                        for second in sorted(self.seconds):
+                        for second in seconds:
                             if hour == start.hour and minute == start.minute and second < start.second:
                                 continue
-                            found = dt.datetime.combine(day, dt.time(hour, minute, second), tzinfo=UTC)
-                            return to_ms(found)
+                            return to_ms(dt.datetime.combine(day, dt.time(hour, minute, second), tzinfo=UTC))
             day += dt.timedelta(days=1)
             first = False
         return None
+
+
+def _day_of_month(text: str) -> _Days:
+    if text in ("*", "?"):
+        return _Days(None)
+    plain: set[int] = set()
+    special: list[tuple[str, int, int]] = []
+    for part in text.upper().split(","):
+        if part == "L":
+            special.append(("L", 0, 0))
+        elif part.startswith("L-"):
+            offset = int(part[2:])
+            if not 0 <= offset <= 30:
+                raise ValueError(f"'{part}' is outside L-0..L-30")
+            special.append(("L", offset, 0))
+        elif part == "LW":
+            special.append(("LW", 0, 0))
+        elif part.endswith("W"):
+            day = int(part[:-1])
+            if not 1 <= day <= 31:
+                raise ValueError(f"'{part}' is outside 1-31")
+            special.append(("W", day, 0))
+        else:
+            plain |= _field(part, 1, 31)
+    return _Days(frozenset(plain), tuple(special))
+
+
+def _day_of_week(text: str) -> _Days:
+    if text in ("*", "?"):
+        return _Days(None)
+    plain: set[int] = set()
+    special: list[tuple[str, int, int]] = []
+    for part in text.upper().split(","):
+        if "#" in part:
+            name, _, nth = part.partition("#")
+            dow, k = _value(name, _DAYS) % 7, int(nth)
+            if not 1 <= k <= 5:
+                raise ValueError(f"'{part}': the occurrence must be 1-5")
+            special.append(("#", dow, k))
+        elif len(part) > 1 and part.endswith("L"):
+            special.append(("DL", _value(part[:-1], _DAYS) % 7, 0))
+        else:
+            plain |= {d % 7 for d in _field(part, 0, 7, _DAYS)}
+    return _Days(frozenset(plain), tuple(special))
 
 
 def _field(text: str, low: int, high: int, names: dict[str, int] | None = None) -> frozenset[int]:
     values: set[int] = set()
     for part in text.split(","):
         step = 1
-        if "/" in part:
+        stepped = "/" in part
+        if stepped:
             part, step_text = part.split("/", 1)
             step = int(step_text)
             if step <= 0:
@@ -302,7 +403,7 @@ def _field(text: str, low: int, high: int, names: dict[str, int] | None = None) 
             start, end = _value(a, names), _value(b, names)
         else:
             start = _value(part, names)
-            end = high if "/" in text else start
+            end = high if stepped else start  # 5/15: from 5 on, every 15
         if not (low <= start <= high and low <= end <= high) or start > end:
             raise ValueError(f"'{part}' is outside {low}-{high}")
         values.update(range(start, end + 1, step))
