@@ -43,6 +43,10 @@ class DocumentsTarget(Target):
     async def reset(self) -> None:
         self.projection = DocumentsProjection()
 
+    def stats(self) -> dict[str, int]:
+        return {"instances_loaded": self.loaded_instances, "skipped_records": self.projection.skipped_records,
+                "rejected_views": self.projection.rejected_changes}
+
     async def prepare(self, records: list[Record], reader: RecordReader) -> Prepared:
         projection = self.projection
         missing = await reader.call(projection.instances_to_load, records)

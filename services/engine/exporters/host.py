@@ -47,6 +47,12 @@ COMPACT_CHUNK = 20_000  # records per DELETE: the journal's writer waits for eac
 # When the machine is short of CPU, the engine goes first: exporters fall behind and catch up afterwards.
 EXPORTER_NICE = 10
 ROOT = Path(__file__).resolve().parents[3]
+_TARGET_STATS = {
+    "events": "Live events appended to the Redis stream",
+    "instances_loaded": "Running instances whose views were reloaded from the store after a restart",
+    "skipped_records": "Records the projection could not read (logged; a bug to look at)",
+    "rejected_views": "View documents the store would refuse, left out (logged; a bug to look at)",
+}
 
 
 class ExporterHost:
@@ -214,6 +220,10 @@ class ExporterHost:
                    {kind: s.get("failures", 0) for kind, s in status.items()})
             family("zeebe_exporter_connected", "gauge", "1 while the exporter's last attempt succeeded",
                    {kind: int(bool(s.get("connected"))) for kind, s in status.items()})
+            for stat, help_text in _TARGET_STATS.items():
+                values = {kind: s[stat] for kind, s in status.items() if stat in s}
+                if values:
+                    family(f"zeebe_exporter_{stat}_total", "counter", help_text, values)
             lines.append("# HELP zeebe_exporter_process_starts_total Times the engine started the exporter process")
             lines.append("# TYPE zeebe_exporter_process_starts_total counter")
             lines.append(f"zeebe_exporter_process_starts_total {self.child_starts}")

@@ -276,6 +276,9 @@ class RedisTarget(Target):
     async def reset(self) -> None:
         self.live = LiveEvents()
 
+    def stats(self) -> dict[str, int]:
+        return {"events": self.events_written}
+
     async def prepare(self, records: list[Record], reader: RecordReader) -> Prepared:
         if self.live.lookup is None:
             self.live.lookup = lambda pik: reader.variable_now(pik, PROJECT_VARIABLE)

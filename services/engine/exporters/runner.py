@@ -59,6 +59,10 @@ class Target(ABC):
     async def write(self, batch: Prepared) -> None:
         """Write the batch and its position in one step; a batch written before is a no-op."""
 
+    def stats(self) -> dict[str, int]:
+        """Counters of the target's own (reported on the engine's /metrics)."""
+        return {}
+
     @abstractmethod
     async def reset(self) -> None:
         """Forget whatever `prepare` remembered (the loop will start again from the stored position)."""
@@ -173,4 +177,4 @@ class ExporterLoop:
     def status(self) -> dict[str, Any]:
         return {"exporter": self.name, "position": self.position, "records": self.records_exported,
                 "batches": self.batches_exported, "failures": self.failures, "connected": self.connected,
-                "last_error": self.last_error}
+                "last_error": self.last_error, **self.target.stats()}
