@@ -4,7 +4,7 @@
 
 import { lightBadge, problemHistory, problemStatusBadge, stageTimeline } from './domain.js';
 import {
-  api, clear, dueBadge, dueState, emptyState, errorBox, fmtDateTime, h, loading, pathId, requireGlobal,
+  api, ApiError, clear, dueBadge, dueState, emptyState, errorBox, fmtDateTime, h, hasRole, loading, pathId, requireGlobal,
   startPage, subscribe, t, toast,
 } from './qly.js';
 
@@ -32,6 +32,7 @@ function now() {
 }
 
 async function refreshClock() {
+  if (!hasRole(state.user, 'admin', 'process_designer')) return;
   try {
     const clock = await tasksApi.clock();
     state.now = clock.epoch_milli;
@@ -98,14 +99,24 @@ function taskItem(task) {
 }
 
 async function loadCounts() {
+  const counts = {};
   for (const view of ['mine', 'group']) {
     try {
-      const page = await fetchPage(view, { page: 1, size: 1 });
-      $(`count-${view}`).textContent = String(page.total);
+      counts[view] = (await fetchPage(view, { page: 1, size: 1 })).total;
+      $(`count-${view}`).textContent = String(counts[view]);
     } catch {
       $(`count-${view}`).textContent = '';
     }
   }
+  return counts;
+}
+
+function showView(view) {
+  state.view = view;
+  state.page = 1;
+  for (const tab of document.querySelectorAll('[role="tab"][data-view]')) tab.setAttribute('aria-selected', String(tab.dataset.view === view));
+  clear($('task-list'));
+  return loadList();
 }
 
 async function loadList() {
@@ -190,18 +201,29 @@ async function renderForm(detail, container) {
   return { submit: () => form.submit() };
 }
 
+// The project's stages and the problem's history beside the form. Someone may hold a task on a project
+// they cannot open (the gateway scopes projects by unit and role): then the task's own words stand in.
+function hidden(error) {
+  return error instanceof ApiError && (error.status === 403 || error.status === 404);
+}
+
 async function contextBlock(task) {
   const parts = [];
+  const vars = task.variables || {};
   if (task.project_code) {
     try {
-      const project = await tasksApi.project(task.project_code);
+      const detail = await tasksApi.project(task.project_code);
+      const project = detail.project || detail;
       parts.push(h('section', { class: 'context', 'aria-labelledby': 'ctx-project' },
         h('h3', { id: 'ctx-project' }, t('tasks.project'), ' ',
           h('a', { href: `/projects/${encodeURIComponent(project.project_code)}` }, project.name), ' ', lightBadge(project.light)),
         h('p', { class: 'muted' }, project.project_code, ' · ', project.investor?.company || '', ' · ', project.county?.name || ''),
-        stageTimeline(project)));
+        stageTimeline({ ...project, stage_history: detail.timeline || project.stage_history })));
     } catch (error) {
-      parts.push(errorBox(error));
+      parts.push(hidden(error)
+        ? h('section', { class: 'context' }, h('h3', {}, t('tasks.project'), ' ', vars.projectName || task.project_code),
+          h('p', { class: 'muted' }, t('tasks.context_hidden')))
+        : errorBox(error));
     }
   }
   if (task.problem_id) {
@@ -213,7 +235,10 @@ async function contextBlock(task) {
         problem.description ? h('p', {}, problem.description) : null,
         problemHistory(problem)));
     } catch (error) {
-      parts.push(errorBox(error));
+      parts.push(hidden(error)
+        ? h('section', { class: 'context' }, h('h3', {}, t('tasks.problem'), ' ', vars.problemTitle || task.problem_id),
+          h('p', { class: 'muted' }, t('tasks.context_hidden')))
+        : errorBox(error));
     }
   }
   return parts;
@@ -287,13 +312,7 @@ async function loadDetail(key) {
 
 function setupFilters() {
   for (const tab of document.querySelectorAll('[role="tab"][data-view]')) {
-    tab.addEventListener('click', () => {
-      state.view = tab.dataset.view;
-      state.page = 1;
-      for (const other of document.querySelectorAll('[role="tab"][data-view]')) other.setAttribute('aria-selected', String(other === tab));
-      clear($('task-list'));
-      loadList();
-    });
+    tab.addEventListener('click', () => showView(tab.dataset.view));
   }
   let timer;
   $('task-filters').addEventListener('input', () => {
@@ -328,7 +347,9 @@ async function main() {
   state.user = await startPage({ active: '/tasks' });
   setupFilters();
   await refreshClock();
-  await Promise.all([loadList(), loadCounts()]);
+  const counts = await loadCounts();
+  // Nothing claimed yet but work waiting for the group: start where the work is.
+  await showView(counts.mine === 0 && counts.group > 0 && !state.selected ? 'group' : 'mine');
   if (state.selected) select(state.selected);
   live();
   setInterval(refreshClock, 60000);
