@@ -18,25 +18,36 @@ const state = { data: null, geo: null, cityCode: '320800', race: 'counties', clo
 // --- data ----------------------------------------------------------------------------------------
 
 const screenApi = {
-  dashboard: () => api('/api/dashboards/screen'),
-  events: (query) => api('/api/events/recent', { query }),
+  summary: () => api('/api/dashboards/summary'),
+  problems: () => api('/api/dashboards/problems'),
+  race: () => api('/api/dashboards/horse-race'),
 };
 
+// Three answers, one picture; a failing part leaves its tiles as they were and says why.
 async function loadDashboard() {
-  const data = await screenApi.dashboard();
-  state.data = data;
-  if (data.as_of || data.now) setClock(data.as_of || data.now, data.clock_controlled);
-  $('updated-at').textContent = fmtTime(new Date());
-  return data;
+  const [summary, problems, race] = await Promise.allSettled([screenApi.summary(), screenApi.problems(), screenApi.race()]);
+  if (summary.status === 'rejected') throw summary.reason;
+  state.data = {
+    ...summary.value,
+    analysis: problems.status === 'fulfilled' ? problems.value : state.data?.analysis,
+    race: race.status === 'fulfilled' ? race.value : state.data?.race,
+  };
+  const failed = [problems, race].find((part) => part.status === 'rejected');
+  if (failed) showError(failed.reason);
+  if (summary.value.as_of) setClock(summary.value.as_of);
+  $('updated-at').textContent = fmtTime(new Date(nowMs()));
+  return state.data;
 }
 
 // --- the clock: engine time when the clock is controlled, advanced locally between updates --------
 
-function setClock(instant, controlled) {
+// The gateway answers in engine time; when that is more than a minute off this computer's clock, the
+// engine's clock has been moved (a demo, a test) and the screen says so.
+function setClock(instant) {
   const at = new Date(instant).getTime();
   if (Number.isNaN(at)) return;
   state.clock = { at, fetched: Date.now() };
-  if (controlled !== undefined) state.controlled = !!controlled;
+  state.controlled = Math.abs(at - Date.now()) > 60000;
   tick();
 }
 
@@ -97,17 +108,16 @@ async function renderMap(counties) {
     return { name, code, value: county.red || 0, projects: county.projects || 0, red: county.red || 0 };
   });
   const maxRed = Math.max(1, ...data.map((d) => d.red));
+  const byName = Object.fromEntries(data.map((d) => [d.name, d]));
   const redPoints = data.filter((d) => d.red > 0 && geo.centers[d.code])
     .map((d) => ({ name: d.name, value: [...geo.centers[d.code], d.red] }));
-  const greenPoints = data.filter((d) => d.projects > 0 && geo.centers[d.code])
-    .map((d) => ({ name: d.name, value: [geo.centers[d.code][0] + 0.06, geo.centers[d.code][1] - 0.05, d.projects - d.red] }));
   chart('map').setOption({
     backgroundColor: 'transparent',
     textStyle,
     tooltip: {
       trigger: 'item',
       formatter: (p) => {
-        const d = data.find((x) => x.name === p.name) || {};
+        const d = byName[p.name] || {};
         return `${p.name}<br>${t('screen.projects')}: ${fmtNumber(d.projects)}<br>${t('light.red')}: ${fmtNumber(d.red)}`;
       },
     },
@@ -117,35 +127,25 @@ async function renderMap(counties) {
       inRange: { color: ['#12406e', '#7a3b5a', '#c8404b', COLORS.red] },
     },
     geo: {
-      map: `city-${geo.code}`, roam: false, layoutCenter: ['50%', '52%'], layoutSize: '95%',
+      map: `city-${geo.code}`, roam: false, layoutCenter: ['50%', '50%'], layoutSize: '100%',
       itemStyle: { areaColor: '#12406e', borderColor: '#4cb8ff', borderWidth: 1 },
       emphasis: { itemStyle: { areaColor: '#1e5a96' }, label: { color: '#fff' } },
-      label: { show: false },
+      // Each district names itself with its figures; the label sits where ECharts finds room.
+      label: {
+        show: true, color: COLORS.text, fontSize: 12, lineHeight: 16, offset: [0, 18],
+        formatter: (p) => {
+          const d = byName[p.name] || { projects: 0, red: 0 };
+          return `{n|${p.name}}\n${t('screen.map_counts', { projects: d.projects, red: d.red })}`;
+        },
+        rich: { n: { fontWeight: 'bold', fontSize: 14, color: '#fff', lineHeight: 18 } },
+      },
     },
     series: [
+      { type: 'map', geoIndex: 0, data },
       {
-        type: 'map', geoIndex: 0, data,
-      },
-      {
-        type: 'scatter', coordinateSystem: 'geo', data: greenPoints, symbolSize: (v) => 8 + Math.sqrt(v[2]) * 2,
-        itemStyle: { color: COLORS.green, opacity: 0.8 }, silent: true, zlevel: 1,
-      },
-      {
-        type: 'effectScatter', coordinateSystem: 'geo', data: redPoints, symbolSize: (v) => 12 + Math.sqrt(v[2]) * 5,
+        type: 'effectScatter', coordinateSystem: 'geo', data: redPoints, symbolSize: (v) => 10 + Math.sqrt(v[2]) * 4,
         rippleEffect: { brushType: 'stroke', scale: 3 }, itemStyle: { color: COLORS.red }, zlevel: 2,
-        label: { show: true, formatter: (p) => String(p.value[2]), color: '#fff', fontWeight: 'bold' },
-      },
-      {
-        type: 'scatter', coordinateSystem: 'geo', symbolSize: 0, silent: true, zlevel: 3,
-        data: data.filter((d) => geo.centers[d.code]).map((d) => ({ name: d.name, value: [...geo.centers[d.code], d.projects] })),
-        label: {
-          show: true, position: 'bottom', distance: 12, color: COLORS.text, fontSize: 13,
-          formatter: (p) => {
-            const d = data.find((x) => x.name === p.name);
-            return `{n|${p.name}}\n${t('screen.map_counts', { projects: d.projects, red: d.red })}`;
-          },
-          rich: { n: { fontWeight: 'bold', fontSize: 14, color: '#fff' } },
-        },
+        tooltip: { formatter: (p) => `${p.name}<br>${t('light.red')}: ${p.value[2]}` },
       },
     ],
   }, true);
@@ -204,11 +204,12 @@ function renderAnalysis(byCategory, byUnit) {
   }, true);
 }
 
-function renderFunnel(byStage) {
-  const data = STAGES.map((stage) => ({ name: t(`stage.${stage}`), value: byStage[stage] || 0 }));
+function renderFunnel(steps) {
+  const byStage = Object.fromEntries(steps.map((step) => [step.stage, step]));
+  const data = STAGES.map((stage) => ({ name: t(`stage.${stage}`), value: byStage[stage]?.reached ?? 0, atStage: byStage[stage]?.at_stage ?? 0 }));
   chart('funnel').setOption({
     backgroundColor: 'transparent', textStyle,
-    tooltip: { trigger: 'item', formatter: '{b}: {c}' },
+    tooltip: { trigger: 'item', formatter: (p) => t('screen.funnel_tip', { stage: p.name, reached: p.value, at: p.data.atStage }) },
     series: [{
       type: 'funnel', sort: 'none', left: '8%', right: '8%', top: 6, bottom: 6, minSize: '18%', gap: 2,
       data, label: { color: '#fff', formatter: '{b}  {c}' },
@@ -219,7 +220,7 @@ function renderFunnel(byStage) {
 }
 
 function renderRace() {
-  const race = state.data?.race || {};
+  const race = state.race_rows || {};
   const rows = (state.race === 'counties' ? race.counties : race.departments) || [];
   const top = rows.slice(0, 10).reverse();
   chart('race').setOption({
@@ -230,7 +231,7 @@ function renderRace() {
         const row = top[items[0].dataIndex];
         return [`<b>${row.label}</b>`, `${t('screen.score')}: ${fmtNumber(row.score, 1)}`,
           row.resolution_rate !== undefined ? `${t('screen.rate')}: ${fmtPercent(row.resolution_rate)}` : null,
-          row.flags !== undefined ? `${t('screen.flags')}: ${row.flags}` : null,
+          row.open_flags !== undefined ? `${t('screen.flags')}: ${row.open_flags}` : null,
           row.evaluation !== undefined && row.evaluation !== null ? `${t('screen.evaluation')}: ${fmtNumber(row.evaluation, 2)}` : null]
           .filter(Boolean).join('<br>');
       },
@@ -257,7 +258,7 @@ function renderRedList(items) {
   clear(list, items.slice(0, 12).map((item, index) => h('li', { dataset: { projectCode: item.project_code } },
     h('span', { class: 'rank' }, String(index + 1)),
     h('span', { class: 'name' }, item.name || item.project_code,
-      h('span', { class: 'sub' }, [item.county_name, item.stage ? t(`stage.${item.stage}`) : null].filter(Boolean).join(' · '))),
+      h('span', { class: 'sub' }, [item.county_name, item.reason].filter(Boolean).join(' · '))),
     h('span', { class: 'figure' }, fmtDate(item.at)))));
 }
 
@@ -279,11 +280,11 @@ function renderKpis(data) {
   const pr = data.problems || {};
   $('kpi-projects').textContent = fmtNumber(p.total);
   $('kpi-amount').textContent = p.amount_cny !== undefined ? fmtAmount(p.amount_cny) : '';
-  $('kpi-red').textContent = fmtNumber(data.red_lights_month?.length ?? data.red_month ?? 0);
+  $('kpi-red').textContent = fmtNumber(data.red_lights_month.length);
   $('kpi-red-total').textContent = p.red !== undefined ? t('screen.red_now', { count: p.red }) : '';
   $('kpi-found').textContent = fmtNumber(pr.found);
   $('kpi-resolved').textContent = fmtNumber(pr.resolved);
-  $('kpi-rate').textContent = fmtPercent(pr.resolution_rate);
+  $('kpi-rate').textContent = fmtPercent(pr.completion_rate);
 }
 
 function render() {
@@ -294,31 +295,36 @@ function render() {
   renderAnalysis(data.by_category, data.by_unit);
   renderRedList(data.red_lights_month);
   renderFlags(data.flags);
-  renderFunnel(data.projects.by_stage || {});
-  state.data.race = data.race;
+  renderFunnel(data.funnel);
+  state.race_rows = data.race;
   renderRace();
 }
 
 // --- the dashboard API's answer, in the shape the tiles draw -----------------------------------------
 
+function categoryName(key, name) {
+  const translated = t(`category.${key}`);
+  return translated === `category.${key}` ? name || key : translated;
+}
+
 function normalize(raw) {
-  const projects = raw.projects || {};
-  const problems = raw.problems || {};
-  const countyNames = raw.county_names || {};
-  const counties = (raw.counties || Object.entries(projects.by_county || {}).map(([code, count]) => ({ code, projects: count })))
-    .map((c) => ({ code: String(c.code ?? c.county_code), name: c.name ?? countyNames[c.code], projects: c.projects ?? c.total ?? 0, red: c.red ?? c.red_lights ?? 0 }));
+  const analysis = raw.analysis || {};
   return {
-    projects: { ...projects, red: projects.red ?? projects.by_light?.red },
-    problems,
-    counties,
-    trend: (problems.trend || raw.trend || []).map((p) => ({ label: p.label || p.month, found: p.found, resolved: p.resolved, rate: p.resolution_rate ?? p.rate })),
-    by_category: (problems.by_category || []).map((c) => ({ label: t(`category.${c.category}`) === `category.${c.category}` ? c.category : t(`category.${c.category}`), count: c.count })),
-    by_unit: (problems.by_unit || []).map((u) => ({ label: u.unit_name || u.unit_id, open: u.open ?? 0, resolved: u.resolved ?? 0 })),
-    red_lights_month: (raw.red_lights_month || []).map((r) => ({ ...r, at: r.at || r.light_changed_at || r.raised_at })),
-    flags: (raw.flags || []).map((f) => ({ label: f.unit_name || f.unit_id, count: f.count ?? f.open_flags ?? 1, detail: f.detail || f.project_name || '' })),
+    projects: raw.projects || {},
+    problems: raw.problems || {},
+    counties: (raw.counties || []).map((c) => ({ code: String(c.code), name: c.name, projects: c.projects, red: c.red })),
+    trend: (raw.trend || []).map((p) => ({ label: p.month, found: p.found, resolved: p.resolved, rate: p.rate })),
+    by_category: (analysis.by_category || []).map((c) => ({ label: categoryName(c.key, c.name), count: c.found })),
+    by_unit: (analysis.by_unit || []).map((u) => ({ label: u.name || u.key, open: u.open, resolved: u.resolved })),
+    red_lights_month: raw.red_lights_month || [],
+    flags: (raw.flags || []).map((f) => ({
+      label: f.unit_name || f.unit_id, count: f.count,
+      detail: t('screen.flag_since', { date: fmtDate(f.oldest_raised_at), projects: f.project_codes.length }),
+    })),
+    funnel: raw.funnel || [],
     race: {
-      counties: (raw.race?.counties || []).map((r) => ({ ...r, label: r.name || r.county_name || r.code })),
-      departments: (raw.race?.departments || []).map((r) => ({ ...r, label: r.name || r.unit_name || r.unit_id })),
+      counties: (raw.race?.counties || []).map((r) => ({ ...r, label: r.name || r.code })),
+      departments: (raw.race?.departments || []).map((r) => ({ ...r, label: r.name || r.code })),
     },
   };
 }
@@ -414,12 +420,14 @@ function live() {
   });
 }
 
-async function fillTicker() {
-  try {
-    const recent = await screenApi.events({ limit: 20 });
-    for (const event of (recent.items || recent).slice().reverse()) addTicker(event, { fresh: false });
-  } catch {
-    // the ticker fills from the live stream
+// Until live events arrive, the ticker shows the latest approval records the summary carries.
+function fillTicker() {
+  if ($('ticker').children.length) return;
+  for (const item of (state.data?.ticker || []).slice().reverse()) {
+    addTicker({
+      type: 'approval.recorded', occurred_at: item.at,
+      payload: { project_name: item.project_name || item.project_code, item_name: item.item_name, unit_name: item.unit_name || '', status: item.status },
+    }, { fresh: false });
   }
 }
 
@@ -452,7 +460,7 @@ async function main() {
   } catch (error) {
     showError(error);
   }
-  await fillTicker();
+  fillTicker();
   live();
   // A safety net for a missed event: the figures are refreshed every minute anyway.
   setInterval(() => scheduleRefresh(0), 60000);
