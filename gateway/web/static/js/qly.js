@@ -353,8 +353,8 @@ export async function api(path, { method = 'GET', body, query, headers = {}, raw
 // Live events: Server-Sent Events parsed from a fetch stream (EventSource cannot send a bearer
 // token). Reconnects with back-off after errors or a gateway restart, resuming from Last-Event-ID.
 
-export function subscribe(path, { onEvent, onState = () => {}, query } = {}) {
-  let lastId = null;
+export function subscribe(path, { onEvent, onState = () => {}, query, lastId: since = null } = {}) {
+  let lastId = since;
   let stopped = false;
   let controller = null;
   let delay = 1000;
@@ -370,6 +370,11 @@ export function subscribe(path, { onEvent, onState = () => {}, query } = {}) {
         if (lastId) headers['Last-Event-ID'] = lastId;
         const qs = query ? `?${new URLSearchParams(query)}` : '';
         const response = await fetch(path + qs, { headers, signal: controller.signal, cache: 'no-store' });
+        if (response.status === 401) {
+          onState('unauthorized');
+          await freshToken();
+          throw new Error('HTTP 401');
+        }
         if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
         onState('open');
         delay = 1000;

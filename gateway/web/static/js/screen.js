@@ -331,40 +331,99 @@ function normalize(raw) {
 
 // --- the ticker --------------------------------------------------------------------------------------
 
-// How an event reads on the wall: a kind (with its colour) and one line of text.
-function describe(event) {
-  const p = event.payload || {};
-  const project = p.project_name || p.name || p.project_code || '';
-  const when = event.occurred_at;
-  const kinds = {
-    'project.light_changed': p.light === 'red' ? ['red', t('ticker.red'), t('ticker.red_text', { project, reason: p.reason || '' })]
-      : ['green', t('ticker.green'), t('ticker.green_text', { project })],
-    'warning.raised': ['red', t('ticker.red'), t('ticker.red_text', { project, reason: p.reason || '' })],
-    'project.stage_changed': ['blue', t('ticker.stage'), t('ticker.stage_text', { project, stage: t(`stage.${p.stage}`) })],
-    'project.signed': ['blue', t('ticker.signed'), t('ticker.signed_text', { project })],
-    'approval.recorded': ['blue', t('ticker.approval'), t('ticker.approval_text', { project, item: p.item_name || p.item_code || '', unit: p.unit_name || '' })],
-    'problem.created': ['amber', t('ticker.problem'), t('ticker.problem_text', { project, title: p.title || '' })],
-    'problem.closed': ['green', t('ticker.resolved'), t('ticker.resolved_text', { project, title: p.title || '' })],
-    'problem.reported': ['green', t('ticker.reported'), t('ticker.reported_text', { project, title: p.title || '' })],
-    'flag.raised': ['amber', t('ticker.flag'), t('ticker.flag_text', { unit: p.unit_name || p.unit_id || '', project })],
-    'task.completed': ['green', t('ticker.task'), t('ticker.task_text', { name: p.name || '', project })],
-    'evaluation.submitted': ['blue', t('ticker.evaluation'), t('ticker.evaluation_text', { project })],
-  };
-  const known = kinds[event.type];
-  if (known) return { cls: known[0], kind: known[1], text: known[2], when };
-  return null;
+// Workers write camelCase payloads without names, the gateway snake_case with them: read both, and look
+// a project's name up once when the event does not carry it.
+const projectNames = new Map();
+
+function field(p, ...names) {
+  for (const name of names) if (p[name] !== undefined && p[name] !== null) return p[name];
+  return undefined;
 }
 
+async function projectName(code) {
+  if (!code) return '';
+  if (!projectNames.has(code)) {
+    projectNames.set(code, api(`/api/projects/${encodeURIComponent(code)}`)
+      .then((detail) => (detail.project || detail).name || code).catch(() => code));
+  }
+  return projectNames.get(code);
+}
+
+const unitNames = new Map();
+
+async function unitName(id) {
+  if (!id) return '';
+  if (!unitNames.size) {
+    try {
+      for (const unit of await api('/api/units')) unitNames.set(unit.id, unit.name);
+    } catch {
+      // ids stand in for names
+    }
+  }
+  return unitNames.get(id) || id;
+}
+
+// How an event reads on the wall: a kind (with its colour) and one line of text; null for events the
+// wall does not show (task claims, engine records).
+async function describe(event) {
+  const p = event.payload || {};
+  const code = field(p, 'project_code', 'projectCode');
+  const project = field(p, 'project_name', 'name') || await projectName(code);
+  const stage = field(p, 'stage');
+  switch (event.type) {
+    case 'project.red_light':
+      return ['red', t('ticker.red'), t('ticker.red_text', { project, days: field(p, 'days') ?? '' })];
+    case 'project.green_light':
+      return ['green', t('ticker.green'), t('ticker.green_text', { project })];
+    case 'project.stage':
+      return ['blue', t('ticker.stage'), t('ticker.stage_text', { project, stage: t(`stage.${stage}`) })];
+    case 'project.signed':
+      return ['blue', t('ticker.signed'), t('ticker.signed_text', { project })];
+    case 'project.closed':
+      return ['green', t('ticker.closed'), t('ticker.closed_text', { project })];
+    case 'approval.recorded':
+      return ['blue', t('ticker.approval'), t('ticker.approval_text', { project, item: field(p, 'item_name') || '', status: field(p, 'status') || '' })];
+    case 'problem.raised':
+    case 'problem.created':
+      return ['amber', t('ticker.problem'), t('ticker.problem_text', { project, title: field(p, 'title') || t(`origin.${field(p, 'origin')}`) })];
+    case 'problem.assigned':
+      return ['blue', t('ticker.assigned'), t('ticker.assigned_text', { project, units: (await Promise.all((field(p, 'unitIds') || []).map(unitName))).join('、') })];
+    case 'problem.reported':
+      return ['green', t('ticker.reported'), t('ticker.reported_text', { project, unit: await unitName(field(p, 'unitId')) })];
+    case 'problem.closed':
+      return ['green', t('ticker.resolved'), t('ticker.resolved_text', { project })];
+    case 'problem.sent_back':
+      return ['amber', t('ticker.sent_back'), t('ticker.sent_back_text', { project })];
+    case 'flag.raised':
+      return ['amber', t('ticker.flag'), t('ticker.flag_text', { unit: await unitName(field(p, 'unitId', 'unit_id')), project })];
+    case 'flag.lifted':
+      return ['green', t('ticker.flag_lifted'), t('ticker.flag_lifted_text', { unit: await unitName(field(p, 'unitId', 'unit_id')), project })];
+    case 'task.completed':
+      return ['green', t('ticker.task'), t('ticker.task_text', { name: field(p, 'name') || '', project })];
+    case 'evaluation.recorded':
+      return ['blue', t('ticker.evaluation'), t('ticker.evaluation_text', { project })];
+    default:
+      return null;
+  }
+}
+
+// Events arrive in order; names are looked up concurrently, so lines are added through one queue.
+let tickerQueue = Promise.resolve();
+
 function addTicker(event, { fresh = true } = {}) {
-  const line = describe(event);
-  if (!line) return;
-  const list = $('ticker');
-  const item = h('li', { class: fresh ? 'fresh' : null, dataset: { type: event.type } },
-    h('time', { datetime: line.when }, fmtTime(line.when)),
-    h('span', { class: `kind ${line.cls}` }, line.kind),
-    h('span', { class: 'text', title: line.text }, line.text));
-  list.prepend(item);
-  while (list.children.length > 40) list.lastElementChild.remove();
+  const described = describe(event);
+  tickerQueue = tickerQueue.then(async () => {
+    const line = await described.catch(() => null);
+    if (!line) return;
+    const [cls, kind, text] = line;
+    const list = $('ticker');
+    list.prepend(h('li', { class: fresh ? 'fresh' : null, dataset: { type: event.type } },
+      h('time', { datetime: event.occurred_at }, fmtTime(event.occurred_at)),
+      h('span', { class: `kind ${cls}` }, kind),
+      h('span', { class: 'text', title: text }, text)));
+    while (list.children.length > 40) list.lastElementChild.remove();
+  });
+  return tickerQueue;
 }
 
 // --- live --------------------------------------------------------------------------------------------
@@ -397,10 +456,11 @@ function hideError() {
   document.querySelector('.screen-error')?.remove();
 }
 
-function live() {
+function live(lastId) {
   const label = $('live-state');
   let wasDown = false;
   subscribe('/api/events', {
+    lastId,
     onState: (status) => {
       label.className = `live-state ${status}`;
       label.textContent = t(`screen.live_${status}`);
@@ -420,15 +480,25 @@ function live() {
   });
 }
 
-// Until live events arrive, the ticker shows the latest approval records the summary carries.
-function fillTicker() {
-  if ($('ticker').children.length) return;
+// The latest events fill the ticker at start; the live stream then resumes after the last of them.
+// Without any, the latest approval records of the summary stand in.
+const TICKER_TYPES = 'project.,problem.,flag.,approval.,evaluation.,task.completed';
+
+async function fillTicker() {
+  try {
+    const recent = await api('/api/events/recent', { query: { limit: 30, types: TICKER_TYPES } });
+    for (const event of recent) addTicker(event, { fresh: false });
+    if (recent.length) return recent[recent.length - 1].id;
+  } catch {
+    // fall through to the summary's records
+  }
   for (const item of (state.data?.ticker || []).slice().reverse()) {
     addTicker({
       type: 'approval.recorded', occurred_at: item.at,
-      payload: { project_name: item.project_name || item.project_code, item_name: item.item_name, unit_name: item.unit_name || '', status: item.status },
+      payload: { project_code: item.project_code, project_name: item.project_name, item_name: item.item_name, status: item.status },
     }, { fresh: false });
   }
+  return null;
 }
 
 function setupRaceSwitch() {
@@ -460,8 +530,7 @@ async function main() {
   } catch (error) {
     showError(error);
   }
-  fillTicker();
-  live();
+  live(await fillTicker());
   // A safety net for a missed event: the figures are refreshed every minute anyway.
   setInterval(() => scheduleRefresh(0), 60000);
   document.documentElement.dataset.ready = 'true';
