@@ -1,0 +1,91 @@
+"""python -m services.workers — every worker family against ZEEBE_ADDRESS until SIGTERM or Ctrl-C.
+
+Camunda 8: set ZEEBE_CLIENT_ID, ZEEBE_CLIENT_SECRET and ZEEBE_AUTHORIZATION_SERVER_URL (and
+ZEEBE_TOKEN_AUDIENCE) and the workers connect over TLS with OAuth client credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+
+import grpc
+import httpx
+from pyzeebe import ZeebeClient, create_insecure_channel, create_oauth2_client_credentials_channel
+
+from services.workers.registry import build_worker
+from services.workers.runtime import JobClock, WorkerContext
+from services.workers.settings import WorkerSettings
+from shared.clock import EngineClock
+from shared.documents import open_store
+from shared.events import EventBus
+from shared.logging import configure_logging, get_logger
+from shared.settings import ZeebeSettings
+
+log = get_logger("services.workers")
+
+
+def zeebe_channel(settings: ZeebeSettings) -> grpc.aio.Channel:
+    if settings.oauth_enabled:
+        assert settings.client_id is not None and settings.client_secret is not None
+        if not settings.authorization_server_url:
+            raise SystemExit("ZEEBE_AUTHORIZATION_SERVER_URL is required with ZEEBE_CLIENT_ID/SECRET")
+        return create_oauth2_client_credentials_channel(
+            grpc_address=settings.address, client_id=settings.client_id,
+            client_secret=settings.client_secret.get_secret_value(),
+            authorization_server=settings.authorization_server_url, audience=settings.token_audience)
+    return create_insecure_channel(grpc_address=settings.address)
+
+
+async def run() -> int:
+    configure_logging("workers")
+    zeebe_settings = ZeebeSettings()
+    settings = WorkerSettings()
+    engine_clock = EngineClock(zeebe_settings.actuator_url, refresh_interval=1.0)
+    with contextlib.suppress(httpx.HTTPError, ValueError):
+        await engine_clock.refresh()
+    engine_clock.start()
+    store = await open_store(clock=engine_clock)
+    channel = zeebe_channel(zeebe_settings)
+    http = httpx.AsyncClient()
+    events = EventBus.from_settings(clock=engine_clock) if settings.worker_events else None
+    ctx = WorkerContext(store=store, zeebe=ZeebeClient(channel, max_connection_retries=-1),
+                        clock=JobClock(engine_clock), settings=settings, http=http, events=events)
+    worker = build_worker(channel, ctx)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("workers starting", zeebe=zeebe_settings.address, tasks=[t.type for t in worker.tasks])
+    work = asyncio.create_task(worker.work())
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait({work, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    code = 0
+    if work.done() and work.exception() is not None:
+        log.error("workers stopped on an error", error=repr(work.exception()))
+        code = 1
+    else:
+        log.info("stopping: finishing the jobs in hand")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(worker.stop(), timeout=20)
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(work, timeout=5)
+    stopped.cancel()
+    await http.aclose()
+    if events is not None:
+        await events.aclose()
+    await engine_clock.aclose()
+    await store.close()
+    await channel.close()
+    log.info("workers stopped")
+    return code
+
+
+def main() -> int:
+    return asyncio.run(run())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
