@@ -1,6 +1,7 @@
 """Engine throughput and latency, measured end to end through pyzeebe.
 
     .venv/bin/python load/bench_engine.py [--instances 3000] [--concurrency 200] [--skip-default]
+    .venv/bin/python load/bench_engine.py --events-only [--timer-count 10000] [--message-count 10000] [--runs 3]
 
 Starts the engine (its own process, a fresh data dir, the default FULL sync), deploys
 start → service task → end, and runs pyzeebe workers in a second process. A third process creates
@@ -8,6 +9,12 @@ instances with CreateProcessInstanceWithResult, so each call's duration is the t
 completed. Prints instances per second and the p50/p99 of that time, first with workers tuned so the
 engine is what is measured, then with pyzeebe's default worker settings (which sleep 5 s whenever the
 32 job slots are full).
+
+With --timers and --messages (or --events-only for just these) it also measures, on a clock-controlled
+engine, how many timers fire per second when one clock move passes --timer-count due timers (start →
+P90D timer → end), and how many messages correlate per second when --message-count instances wait at a
+message catch event and one message per instance is published (concurrent PublishMessage calls, each
+answered once its correlation is committed). Each figure is the median of --runs runs.
 """
 
 from __future__ import annotations
@@ -153,6 +160,100 @@ def run(label: str, *, tuned: bool, instances: int, concurrency: int, rate: floa
     return figures
 
 
+# -- events: timers fired and messages correlated per second ----------------------------------------------------
+
+TIMER_MODEL = bpmn.process("bench-timer", bpmn.start(),
+                           '<bpmn:intermediateCatchEvent id="wait"><bpmn:timerEventDefinition><bpmn:timeDuration>'
+                           "P90D</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>",
+                           bpmn.end(), bpmn.chain("start", "wait", "end"))
+MESSAGE_MODEL = bpmn.process("bench-message", bpmn.start(),
+                             '<bpmn:intermediateCatchEvent id="wait"><bpmn:messageEventDefinition messageRef="m"/>'
+                             "</bpmn:intermediateCatchEvent>", bpmn.end(), bpmn.chain("start", "wait", "end"),
+                             extra=bpmn.message_def("m", "bench-paid", "=ref"))
+
+
+async def _concurrently(calls: list, concurrency: int) -> None:
+    limit = asyncio.Semaphore(concurrency)
+
+    async def one(call: object) -> None:
+        async with limit:
+            await call()  # type: ignore[operator]
+
+    await asyncio.gather(*(one(call) for call in calls))
+
+
+def _metric(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith((name + " ", name + "{")):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def timers_per_second(count: int) -> float:
+    """Create `count` instances waiting on a P90D timer, then time the one clock move that fires them all."""
+    from tests.engine.support import RawGateway
+
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = EngineProcess(Path(tmp) / "engine", clock_controlled=True, sync="FULL").start()
+        try:
+            async def prepare() -> None:
+                gateway = RawGateway(engine.address)
+                await gateway.deploy(("timer.bpmn", TIMER_MODEL))
+                await _concurrently([lambda: gateway.create("bench-timer") for _ in range(count)], 100)
+                await gateway.close()
+
+            asyncio.run(prepare())
+            started = time.perf_counter()
+            engine.clock_add(90 * 24 * 3600_000 + 1000)  # answers once every firing is processed and committed
+            elapsed = time.perf_counter() - started
+            metrics = engine.metrics()
+        finally:
+            engine.stop()
+    active = _metric(metrics, "zeebe_element_instances_active")
+    if active:
+        raise RuntimeError(f"{active:g} element instances still active: not every timer fired")
+    return count / elapsed
+
+
+def messages_per_second(count: int) -> float:
+    """`count` instances wait at a message catch event; time publishing one message for each."""
+    from tests.engine.support import RawGateway
+
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = EngineProcess(Path(tmp) / "engine", clock_controlled=True, sync="FULL").start()
+        try:
+            async def measure() -> float:
+                gateway = RawGateway(engine.address)
+                await gateway.deploy(("message.bpmn", MESSAGE_MODEL))
+                await _concurrently([lambda i=i: gateway.create("bench-message", {"ref": f"r-{i}"})
+                                     for i in range(count)], 100)
+                started = time.perf_counter()
+                await _concurrently([lambda i=i: gateway.publish("bench-paid", f"r-{i}") for i in range(count)], 100)
+                elapsed = time.perf_counter() - started
+                await gateway.close()
+                return elapsed
+
+            elapsed = asyncio.run(measure())
+            metrics = engine.metrics()
+        finally:
+            engine.stop()
+    active = _metric(metrics, "zeebe_element_instances_active")
+    if active:
+        raise RuntimeError(f"{active:g} element instances still active: not every message correlated")
+    return count / elapsed
+
+
+def events(timer_count: int, message_count: int, runs: int, *, timers: bool, messages: bool) -> None:
+    if timers:
+        figures = [timers_per_second(timer_count) for _ in range(runs)]
+        print(f"{'timers fired per second, one clock move':<40} {timer_count:>6} timers    "
+              f"{statistics.median(figures):8.1f}/s  (runs: {', '.join(f'{f:.0f}' for f in figures)})", flush=True)
+    if messages:
+        figures = [messages_per_second(message_count) for _ in range(runs)]
+        print(f"{'messages correlated per second':<40} {message_count:>6} messages  "
+              f"{statistics.median(figures):8.1f}/s  (runs: {', '.join(f'{f:.0f}' for f in figures)})", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--instances", type=int, default=3000)
@@ -160,7 +261,16 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=500.0, help="the open-loop rate to measure latency at")
     parser.add_argument("--burst", type=int, default=200, help="in-flight instances for the defaults comparison")
     parser.add_argument("--skip-default", action="store_true")
+    parser.add_argument("--timers", action="store_true", help="also measure timers fired per second")
+    parser.add_argument("--messages", action="store_true", help="also measure messages correlated per second")
+    parser.add_argument("--events-only", action="store_true", help="measure only the timer and message figures")
+    parser.add_argument("--timer-count", type=int, default=10_000)
+    parser.add_argument("--message-count", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=3, help="runs per event figure (the median is printed)")
     args = parser.parse_args()
+    if args.events_only:
+        events(args.timer_count, args.message_count, args.runs, timers=True, messages=True)
+        return
     print("start → service task → end; create-to-completed measured with CreateProcessInstanceWithResult")
     tuned = run(f"tuned workers, {args.concurrency} in flight", tuned=True, instances=args.instances,
                 concurrency=args.concurrency)
@@ -175,6 +285,8 @@ def main() -> None:
         print(f"ratio tuned/default throughput at {args.burst} in flight: "
               f"{burst['per_second'] / default['per_second']:.1f}x")
     del tuned
+    if args.timers or args.messages:
+        events(args.timer_count, args.message_count, args.runs, timers=args.timers, messages=args.messages)
 
 
 if __name__ == "__main__":
