@@ -29,6 +29,7 @@ USERS = {
     "admin": (("admin",), (), "管理员"),
     "designer": (("process_designer",), (), "流程设计员"),
     "leader": (("leader",), (), "市领导"),
+    "clerk": (("unit_staff",), ("web-unit",), "王科员"),
 }
 
 

@@ -442,7 +442,7 @@ async function readStream(body, dispatch) {
 // Page chrome: header with navigation, language switch and user; the login dialog; toasts.
 
 const NAV = [
-  { href: '/screen', key: 'nav.screen' },
+  { href: '/screen', key: 'nav.screen', roles: ['leader', 'admin'] },
   { href: '/tasks', key: 'nav.tasks' },
   { href: '/projects', key: 'nav.projects' },
   { href: '/problems', key: 'nav.problems' },
