@@ -486,3 +486,28 @@ async def test_timer_start_expression_is_evaluated_at_deployment(engine: EngineP
     assert "Expected a valid timer expression for start event" in error.value.details()
     assert "- Element: tick" in error.value.details()
     assert log.records("PROCESS", "CREATED", bpmnProcessId=bad) == []
+
+
+def timer_then_message(pid: str, name: str) -> bytes:
+    return bpmn.process(
+        pid, bpmn.start(), more.catch_event("first", more.timer("duration", "PT1H")),
+        more.catch_event("then", more.message("m")), bpmn.end(), bpmn.chain("start", "first", "then", "end"),
+        extra=bpmn.message_def("m", name, "=ref"))
+
+
+async def test_one_move_processes_timers_and_message_ttls_in_due_order(engine: EngineProcess, gateway: RawGateway,
+                                                                      log: Log) -> None:
+    pid, name = unique("due-order"), unique("due-order-msg")
+    await gateway.deploy((f"{pid}.bpmn", timer_then_message(pid, name)))
+    alive = await gateway.create(pid, {"ref": "lives"})
+    gone = await gateway.create(pid, {"ref": "expires"})
+    await gateway.publish(name, "lives", {"got": 1}, ttl=2 * HOUR)  # expires after the timer fires
+    await gateway.publish(name, "expires", ttl=HOUR // 2)  # expires before it
+    engine.clock_add(3 * HOUR)
+    # the timer (due at +1h) came before the first message's end of life (+2h): it was still there to correlate
+    assert log.instance_state(alive) == "ELEMENT_COMPLETED"
+    assert log.variables(alive)["got"] == 1
+    # the second message had expired (at +30min) before the timer fired
+    assert log.instance_state(gone) == "ELEMENT_ACTIVATED"
+    expired = [r["value"]["correlationKey"] for r in log.records("MESSAGE", "EXPIRED", name=name)]
+    assert sorted(expired) == ["expires", "lives"]

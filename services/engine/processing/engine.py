@@ -51,6 +51,7 @@ class Engine:
         self.incidents = Incidents(self)
         self.events = Events(self)
         self.processors = build_processors(self)
+        self.firing_due: int | None = None
         self._on_change: Callable[[], None] = lambda: None
         self._continue_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -93,6 +94,11 @@ class Engine:
 
     def now(self) -> int:
         return self.clock.now_ms()
+
+    def event_time(self) -> int:
+        """When what is being processed happens: the due date of the timer or time-to-live being fired (due
+        dates are processed in order, so a message expiring later is still alive then), else now."""
+        return self.firing_due if self.firing_due is not None else self.clock.now_ms()
 
     def write(self, key: int, value_type: ValueType, intent: str, value: dict[str, Any],
               record_type: RecordType = RecordType.EVENT) -> None:
@@ -146,18 +152,23 @@ class Engine:
                 break
             due, kind, key = item
             handled = False
-            if kind == "job_deadline":
-                handled = self.jobs.expire_deadline(key, due)
-            elif kind == "job_backoff":
-                handled = self.jobs.recur_after_backoff(key, due)
-            elif kind == "timer":
-                handled = self.events.fire_timer(key, due)
-            elif kind == "message":
-                handled = self.events.expire_message(key, due)
+            self.firing_due = due
+            try:
+                if kind == "job_deadline":
+                    handled = self.jobs.expire_deadline(key, due)
+                elif kind == "job_backoff":
+                    handled = self.jobs.recur_after_backoff(key, due)
+                elif kind == "timer":
+                    handled = self.events.fire_timer(key, due)
+                elif kind == "message":
+                    handled = self.events.expire_message(key, due)
+                if handled:
+                    fired += 1
+                    # what fires can create things that are already due (a timer on a fired timer's path)
+                    self.run()
+            finally:
+                self.firing_due = None
             if handled:
-                fired += 1
-                # what fires can create things that are already due (a timer on a fired timer's path)
-                self.run()
                 now = self.now()
         if fired:
             self.run()

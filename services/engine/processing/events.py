@@ -356,7 +356,7 @@ class Events:
         buffered = self.state.buffered.get((subscription.name, subscription.correlation_key))
         if not buffered:
             return
-        now = self.engine.now()
+        now = self.engine.event_time()
         for key in list(buffered):
             message = self.state.messages.get(key)
             if message is None or message.deadline <= now or subscription.bpmn_process_id in message.correlated:
@@ -387,7 +387,7 @@ class Events:
                 message = self.state.messages.get(key)
                 if message is None or process.bpmn_process_id in message.correlated:
                     continue
-                if message.deadline <= self.engine.now():
+                if message.deadline <= self.engine.event_time():
                     continue
                 message.correlated.append(process.bpmn_process_id)
                 self.state.touch_message(message)
