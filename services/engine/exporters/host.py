@@ -99,7 +99,7 @@ class ExporterHost:
         self._compact_pool.shutdown(wait=True)
 
     def command(self) -> list[str]:
-        args = [sys.executable, "-m", "services.engine.exporters", "--data-dir", str(self.data_dir),
+        args = [sys.executable, "-m", "services.engine.exporters", "--data-dir", str(self.data_dir.resolve()),
                 "--log-id", self.log_id, "--report", "--nice", str(EXPORTER_NICE)]
         for kind, url in self.settings.exporters.items():
             args += ["--exporter", f"{kind}={url}"]
@@ -109,11 +109,13 @@ class ExporterHost:
         env = {**os.environ, "EVENTS_STREAM": self.settings.events_stream,
                "EVENTS_MAXLEN": str(self.settings.events_maxlen)}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+        delay = self.restart_delay
         while not self._stopping:
             self.child_starts += 1
+            started = asyncio.get_running_loop().time()
             self._child = await asyncio.create_subprocess_exec(
-                *self.command(), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env, cwd=ROOT,
-                limit=1 << 20)
+                *self.command(), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env,
+                limit=1 << 20)  # the engine's working directory: relative sqlite:/// URLs mean the same
             log.info("exporters started", pid=self._child.pid, exporters=sorted(self.settings.exporters),
                      log_id=self.log_id)
             assert self._child.stdout is not None
@@ -126,8 +128,11 @@ class ExporterHost:
             code = await self._child.wait()
             if self._stopping:
                 return
-            log.error("the exporter process exited; starting it again", code=code, retry_in=self.restart_delay)
-            await asyncio.sleep(self.restart_delay)
+            # one that keeps dying at once (a bad URL, a missing log) is retried ever less often
+            lived = asyncio.get_running_loop().time() - started
+            delay = self.restart_delay if lived > 30 else min(delay * 2, 60.0)
+            log.error("the exporter process exited; starting it again", code=code, retry_in=delay)
+            await asyncio.sleep(delay)
 
     async def _stop_child(self) -> None:
         child, self._child = self._child, None
