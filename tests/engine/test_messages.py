@@ -483,3 +483,12 @@ async def test_message_start_name_expression_that_fails_rejects_the_deployment(g
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "Expected a valid message name expression for start event" in error.value.details()
     assert log.records("PROCESS", "CREATED", bpmnProcessId=pid) == []
+
+
+async def test_message_start_subscription_records_follow_the_versions(gateway: RawGateway, log: Log) -> None:
+    pid, name = unique("start-records"), unique("start-record-msg")
+    await gateway.deploy((f"{pid}.bpmn", start_model(pid, name, task=False)))
+    await gateway.deploy((f"{pid}.bpmn", bpmn.process(pid, bpmn.start(), bpmn.end(), bpmn.chain("start", "end"))))
+    records = log.records("MESSAGE_START_EVENT_SUBSCRIPTION", bpmnProcessId=pid)
+    assert [(r["intent"], r["value"]["messageName"], r["value"]["startEventId"]) for r in records] == [
+        ("CREATED", name, "msg_start"), ("DELETED", name, "msg_start")]

@@ -163,6 +163,7 @@ class Deployments:
             **metadata, "resource": content.decode("utf-8", errors="replace"), "checksum": process.checksum,
             "deploymentKey": deployment_key})
         self.engine.events.schedule_timer_starts(process, previous)
+        self.engine.events.write_start_subscriptions(process, previous)
         return metadata
 
     def _register_process(self, process: ExecutableProcess) -> None:

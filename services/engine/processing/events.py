@@ -585,6 +585,23 @@ class Events:
                                  f"encountered the following error: {error}"))
         return problems
 
+    def write_start_subscriptions(self, process: ExecutableProcess, previous: ExecutableProcess | None) -> None:
+        """The records of a new version's message and signal start subscriptions replacing the previous
+        version's (the subscriptions themselves are the `start_messages` / `start_signals` maps)."""
+        for version, intent in ((previous, "DELETED"), (process, "CREATED")):
+            if version is None:
+                continue
+            for start in version.message_starts:
+                self.engine.write(self.state.new_key(), ValueType.MESSAGE_START_EVENT_SUBSCRIPTION, intent, {
+                    "processDefinitionKey": version.key, "bpmnProcessId": version.bpmn_process_id,
+                    "startEventId": start.id, "messageName": self.start_name(start) or "", "messageKey": -1,
+                    "correlationKey": "", "variables": {}, "processInstanceKey": -1, "tenantId": "<default>"})
+            for start in version.signal_starts:
+                self.engine.write(self.state.new_key(), ValueType.SIGNAL_SUBSCRIPTION, intent, {
+                    "signalName": self.start_name(start) or "", "catchElementId": start.id,
+                    "catchEventInstanceKey": -1, "processDefinitionKey": version.key,
+                    "bpmnProcessId": version.bpmn_process_id, "tenantId": "<default>"})
+
     def schedule_timer_starts(self, process: ExecutableProcess, previous: ExecutableProcess | None) -> None:
         """A new version replaces the timer start events of the previous one."""
         if previous is not None:
