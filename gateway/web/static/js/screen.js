@@ -153,7 +153,7 @@ async function renderMap(counties) {
   clear($('map-table'),
     h('caption', {}, t('screen.map_label')),
     h('tr', {}, h('th', {}, t('screen.county')), h('th', {}, t('screen.projects')), h('th', {}, t('light.red'))),
-    data.map((d) => h('tr', { dataset: { code: d.code, red: d.red } }, h('td', {}, d.name), h('td', {}, String(d.projects)), h('td', {}, String(d.red)))));
+    data.map((d) => h('tr', { dataset: { code: d.code, red: d.red, projects: d.projects } }, h('td', {}, d.name), h('td', {}, String(d.projects)), h('td', {}, String(d.red)))));
 }
 
 function renderTrend(trend) {
