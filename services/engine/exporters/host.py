@@ -43,7 +43,7 @@ from services.engine.state.journal import Journal
 
 log = structlog.get_logger("engine.exporters")
 
-COMPACT_CHUNK = 20_000  # records per DELETE: the journal's writer waits for each one
+COMPACT_CHUNK = 5_000  # records per DELETE (~8 ms): the journal's writer waits for each one
 # When the machine is short of CPU, the engine goes first: exporters fall behind and catch up afterwards.
 EXPORTER_NICE = 10
 ROOT = Path(__file__).resolve().parents[3]

@@ -8,7 +8,9 @@ the reader's own: an exporter never stalls an event loop while SQLite works.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,6 +20,7 @@ import orjson
 
 DB_NAME = "engine.sqlite3"
 LOG_ID = "log_id"
+RECENT_NS = 50_000_000
 
 
 class Record:
@@ -90,6 +93,8 @@ class RecordReader:
             raise FileNotFoundError(f"no engine log at {self.path}")
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="exporter-reader")
         self._conn: sqlite3.Connection | None = None
+        self._wal = self.path.with_name(self.path.name + "-wal")
+        self._wal_seen: tuple[int, int] | None = None
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -123,6 +128,23 @@ class RecordReader:
     def _log_id(self) -> str | None:
         row = self._connection().execute("SELECT value FROM meta WHERE name = ?", (LOG_ID,)).fetchone()
         return str(orjson.loads(row[0])) if row else None
+
+    def changed(self) -> bool:
+        """Whether the engine may have committed since the last call: every commit writes the WAL file.
+
+        A stat() is cheap enough for the event loop; a missing WAL (engine stopped) counts as no change.
+        File times tick coarsely (a few ms), and a recycled WAL keeps its size, so two commits can leave the
+        same (mtime, size): a file written in the last RECENT_NS counts as changed whatever it looked like.
+        """
+        try:
+            stat = os.stat(self._wal)
+        except FileNotFoundError:
+            return False
+        seen = (stat.st_mtime_ns, stat.st_size)
+        if seen != self._wal_seen:
+            self._wal_seen = seen
+            return True
+        return time.time_ns() - stat.st_mtime_ns < RECENT_NS
 
     # -- async API ------------------------------------------------------------------------------------------
 

@@ -75,7 +75,9 @@ class Target(ABC):
 @dataclass
 class LoopSettings:
     batch_size: int = 2000
-    idle_wait: float = 0.02  # poll interval while the exporter has caught up
+    idle_wait: float = 0.01  # first look for new records after catching up; then ever less often
+    idle_max: float = 0.1  # the longest a new record waits to be seen once the exporter is idle
+    idle_read: float = 2.0  # read even if the log file seems unchanged (a safety net, not the signal)
     backoff_initial: float = 0.1
     backoff_max: float = 5.0
 
@@ -136,7 +138,7 @@ class ExporterLoop:
             if pending is None:
                 records = await self.reader.read_after(self.position, settings.batch_size)
                 if not records:
-                    await asyncio.sleep(settings.idle_wait)
+                    await self._wait_for_commits()
                     continue
                 started = time.perf_counter()
                 pending = await self.target.prepare(records, self.reader)
@@ -149,6 +151,19 @@ class ExporterLoop:
             self.records_exported += pending.records
             self.batches_exported += 1
             pending = None
+
+    async def _wait_for_commits(self) -> None:
+        """Sleep until the engine's write-ahead log changes: an idle exporter costs a stat() now and then,
+        not a query and a thread hop fifty times a second."""
+        settings = self.settings
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + settings.idle_read
+        delay = settings.idle_wait
+        while loop.time() < give_up:
+            await asyncio.sleep(delay)
+            if self.reader.changed():
+                return
+            delay = min(delay * 1.5, settings.idle_max)
 
     async def _write(self, batch: Prepared) -> None:
         backoff = self.settings.backoff_initial
