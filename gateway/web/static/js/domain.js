@@ -31,11 +31,19 @@ export function stageTimeline(project) {
     }));
 }
 
+// "system:workers.escalation" → 系统（预警）: services act under a system actor named after their family.
+export function actorName(actor) {
+  if (!actor || !actor.startsWith('system:')) return actor || '';
+  const family = actor.split(/[:.]/).pop();
+  const label = t(`actor.${family}`);
+  return `${t('actor.system')}（${label === `actor.${family}` ? family : label}）`;
+}
+
 export function problemHistory(problem) {
   const entries = [...(problem.history || [])].sort((a, b) => String(a.at).localeCompare(String(b.at)));
   if (!entries.length) return h('p', { class: 'muted' }, t('common.none'));
   return h('ol', { class: 'history' }, entries.map((entry) => h('li', {},
-    h('div', { class: 'when' }, fmtDateTime(entry.at), ' · ', entry.actor_name || entry.actor),
+    h('div', { class: 'when' }, fmtDateTime(entry.at), ' · ', entry.actor_name || actorName(entry.actor)),
     h('div', {}, h('strong', {}, t(`action.${entry.action}`) === `action.${entry.action}` ? entry.action : t(`action.${entry.action}`)),
       ' ', problemStatusBadge(entry.status)),
     entry.note ? h('div', { class: 'note' }, entry.note) : null)));

@@ -1,6 +1,6 @@
 // A problem: what, where, who must act (units and their reports), its history and yellow flags.
 
-import { problemHistory, problemStatusBadge, unitsTable } from './domain.js';
+import { actorName, problemHistory, problemStatusBadge, unitsTable } from './domain.js';
 import { api, clear, dueBadge, emptyState, errorBox, fmtDate, fmtDateTime, h, pathId, startPage, statusName, t } from './qly.js';
 
 const $ = (id) => document.getElementById(id);
@@ -36,10 +36,10 @@ async function main() {
     h('section', { class: 'panel', 'aria-labelledby': 'facts-heading' },
       h('h2', { id: 'facts-heading' }, t('problem.facts')),
       h('dl', { class: 'facts' },
-        h('dt', {}, t('problems.project')), h('dd', {}, h('a', { href: `/projects/${encodeURIComponent(problem.project_code)}` }, problem.project_name || problem.project_code)),
+        h('dt', {}, t('tasks.project')), h('dd', {}, h('a', { href: `/projects/${encodeURIComponent(problem.project_code)}` }, problem.project_name || problem.project_code)),
         h('dt', {}, t('problems.origin')), h('dd', {}, statusName('origin', problem.origin)),
         h('dt', {}, t('problem.category')), h('dd', {}, category),
-        h('dt', {}, t('problems.raised_at')), h('dd', {}, fmtDateTime(problem.raised_at), ' · ', problem.raised_by),
+        h('dt', {}, t('problems.raised_at')), h('dd', {}, fmtDateTime(problem.raised_at), ' · ', actorName(problem.raised_by)),
         h('dt', {}, t('problems.due_at')), h('dd', {}, fmtDateTime(problem.due_at)),
         problem.closed_at ? [h('dt', {}, t('problem.closed_at')), h('dd', {}, fmtDateTime(problem.closed_at))] : null),
       problem.description ? h('p', { class: 'description' }, problem.description) : null),

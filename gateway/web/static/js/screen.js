@@ -367,7 +367,7 @@ async function unitName(id) {
 // wall does not show (task claims, engine records).
 async function describe(event) {
   const p = event.payload || {};
-  const code = field(p, 'project_code', 'projectCode');
+  const code = field(p, 'project_code', 'projectCode') ?? event.scope?.project_code;
   const project = field(p, 'project_name', 'name') || await projectName(code);
   const stage = field(p, 'stage');
   switch (event.type) {
