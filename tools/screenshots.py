@@ -120,7 +120,7 @@ def shoot(platform: WebPlatform, out: Path, shots: list[tuple[str, str, str, str
                     page.wait_for_selector(ready, timeout=60_000)
                     page.wait_for_timeout(2500)  # charts and diagrams finish their entry animation
                     target = out / f"{name}-{size_name}.png"
-                    page.screenshot(path=str(target), full_page=size_name == "phone")
+                    page.screenshot(path=str(target))
                     log(f"  {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}")
                     page.close()
                 for context in signed_in.values():
