@@ -28,7 +28,7 @@ export async function loadI18n() {
   document.documentElement.lang = currentLang;
 }
 
-// t('tasks.due_in', {days: 3}) — falls back to Chinese, then to the key itself so a gap is visible.
+// t('screen.map_counts', { projects: 3, red: 1 }) — falls back to Chinese, then to the key itself so a gap is visible.
 export function t(key, vars = {}) {
   const text = dictionaries[currentLang]?.[key] ?? dictionaries['zh-CN']?.[key] ?? key;
   return text.replace(/\{(\w+)\}/g, (_, name) => (name in vars ? String(vars[name]) : `{${name}}`));
