@@ -101,6 +101,16 @@ def sign_in(page: Page, base: str, user: str) -> None:
     page.wait_for_selector("#login-dialog", state="detached")
 
 
+# Steps some pages take before their picture: the modeler opens the life-cycle model.
+PREPARE = {
+    "modeler": """() => {
+        const select = document.getElementById('process-select');
+        const option = [...select.options].find((o) => o.textContent.startsWith('project-lifecycle'));
+        if (option) { select.value = option.value; select.dispatchEvent(new Event('change')); }
+    }""",
+}
+
+
 def shoot(platform: WebPlatform, out: Path, shots: list[tuple[str, str, str, str]], chromium: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
@@ -118,6 +128,9 @@ def shoot(platform: WebPlatform, out: Path, shots: list[tuple[str, str, str, str
                     page = signed_in[user].new_page()
                     page.goto(platform.base_url + path)
                     page.wait_for_selector(ready, timeout=60_000)
+                    if name in PREPARE:
+                        page.wait_for_timeout(1000)
+                        page.evaluate(PREPARE[name])
                     page.wait_for_timeout(2500)  # charts and diagrams finish their entry animation
                     target = out / f"{name}-{size_name}.png"
                     page.screenshot(path=str(target))

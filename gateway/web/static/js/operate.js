@@ -3,7 +3,7 @@
 
 import { createViewer, markInstance, showXml } from './diagram.js';
 import {
-  api, clear, emptyState, errorBox, fmtDateTime, h, hasRole, loading, pathId, startPage, t, toast,
+  api, clear, emptyState, errorBox, fmtDateTime, h, hasRole, loading, pathId, startPage, subscribe, t, toast,
 } from './qly.js';
 
 const $ = (id) => document.getElementById(id);
@@ -231,6 +231,24 @@ async function main() {
   fillProcessIds();
   await loadList();
   if (selectedKey) loadDetail(selectedKey);
+  live();
+}
+
+// Incidents and the end of instances arrive as engine events: the list and the open instance follow them.
+function live() {
+  let timer = null;
+  subscribe('/api/events', {
+    onEvent: ({ type, data }) => {
+      const kind = data?.type || type;
+      if (!/^engine\.(incident|process_instance)\./.test(kind)) return;
+      const key = data?.payload?.process_instance_key;
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        loadList();
+        if (selectedKey && String(key) === String(selectedKey)) loadDetail(selectedKey);
+      }, 800);
+    },
+  });
 }
 
 main();

@@ -401,6 +401,7 @@ async function describe(event) {
     case 'task.completed':
       return ['green', t('ticker.task'), t('ticker.task_text', { name: field(p, 'name') || '', project })];
     case 'evaluation.recorded':
+    case 'evaluation.submitted':
       return ['blue', t('ticker.evaluation'), t('ticker.evaluation_text', { project })];
     default:
       return null;
