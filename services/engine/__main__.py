@@ -13,7 +13,7 @@ Options (each also an environment variable):
                                                      or mongodb://…)
   --exporter redis=URL      EXPORTER_REDIS_URL      unset (live engine events on the Redis stream EVENTS_STREAM,
                                                      default qly:events, trimmed to about EVENTS_MAXLEN)
-  --log-retention    ENGINE_LOG_RETENTION     100000  (records always kept behind the head; older ones are
+  --log-retention    ENGINE_LOG_RETENTION     1000000 (records always kept behind the head, ~0.4 GB; older ones are
                                                        deleted once every exporter has passed them)
   --log-compact-interval ENGINE_LOG_COMPACT_INTERVAL 10 (seconds between compactions)
 """
@@ -50,7 +50,7 @@ def parse_args(argv: list[str] | None = None) -> EngineConfig:
     parser.add_argument("--sync", choices=["FULL", "NORMAL"], default=env.get("ENGINE_SYNC", "FULL").upper())
     parser.add_argument("--exporter", action="append", default=[], metavar="NAME=URL")
     # string defaults go through `type` too, so a bad variable gets argparse's precise error
-    parser.add_argument("--log-retention", type=int, default=env.get("ENGINE_LOG_RETENTION", "100000"))
+    parser.add_argument("--log-retention", type=int, default=env.get("ENGINE_LOG_RETENTION", "1000000"))
     parser.add_argument("--log-compact-interval", type=float, default=env.get("ENGINE_LOG_COMPACT_INTERVAL", "10"))
     args = parser.parse_args(argv)
     if bool(args.tls_cert) != bool(args.tls_key):

@@ -44,7 +44,7 @@ class EngineConfig:
     tls_key: Path | None = None
     synchronous: str = "FULL"
     exporters: ExportSettings = field(default_factory=ExportSettings)
-    log_retention: int = 100_000  # records kept behind the head whatever the exporters (see exporters/host.py)
+    log_retention: int = 1_000_000  # records kept behind the head whatever the exporters (see exporters/host.py)
     log_compact_interval: float = 10.0
 
 
