@@ -199,9 +199,14 @@ def test_variables_keep_their_latest_value() -> None:
     log = Log()
     projection = DocumentsProjection()
     changes = by_key(projection.apply_all([
-        log.variable("CREATED", 30, "amount", 100), log.variable("UPDATED", 30, "amount", 250, ts=T0 + 4),
+        log.variable("CREATED", 30, "amount", 100),
+        log.record("VARIABLE", "DOCUMENT_UPDATED", 29, {"scopeKey": PIK, "updateSemantics": "PROPAGATE",
+                                                        "variables": {"amount": 250}}),
+        log.variable("UPDATED", 30, "amount", 250, ts=T0 + 4),
         log.variable("CREATED", 31, "note", {"text": "延期"}, scope=12),
     ]))
+    assert projection.skipped_records == 0
+    assert set(changes) == {(ViewKind.VARIABLE, 30), (ViewKind.VARIABLE, 31)}
     amount = changes[(ViewKind.VARIABLE, 30)]
     assert amount is not None
     assert (amount["name"], amount["value"], amount["scope_key"], amount["process_instance_key"]) == (

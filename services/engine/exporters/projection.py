@@ -322,6 +322,8 @@ class DocumentsProjection:
                 self._put(ViewKind.PROCESS_INSTANCE, pik, instance)
 
     def _variable(self, record: Record) -> None:
+        if record.intent not in ("CREATED", "UPDATED"):
+            return  # DOCUMENT_UPDATED (SetVariables) is followed by a CREATED/UPDATED per variable
         value = record.value
         self._put(ViewKind.VARIABLE, record.key, {
             "process_instance_key": value["processInstanceKey"], "scope_key": value["scopeKey"],
