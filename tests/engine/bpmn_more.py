@@ -104,3 +104,22 @@ def script(element_id: str, expression: str, result: str) -> str:
     return (f'<bpmn:scriptTask id="{element_id}"><bpmn:extensionElements><zeebe:script '
             f"expression={quoteattr(expression)} resultVariable={quoteattr(result)}/></bpmn:extensionElements>"
             "</bpmn:scriptTask>")
+
+
+def compensate(activity_ref: str | None = None) -> str:
+    return f'<bpmn:compensateEventDefinition{f" activityRef={quoteattr(activity_ref)}" if activity_ref else ""}/>'
+
+
+def compensation_handler(element_id: str, job_type: str, *, loop: str = "") -> str:
+    return (f'<bpmn:serviceTask id="{element_id}" isForCompensation="true"><bpmn:extensionElements>'
+            f"<zeebe:taskDefinition type={quoteattr(job_type)}/></bpmn:extensionElements>{loop}</bpmn:serviceTask>")
+
+
+def association(source: str, target: str) -> str:
+    return f'<bpmn:association id="assoc_{source}" associationDirection="One" sourceRef="{source}" targetRef="{target}"/>'
+
+
+def compensable(activity: str, handler: str, job_type: str) -> str:
+    """A compensation boundary event on `activity`, associated with a service task handler."""
+    return (boundary_event(f"{activity}_comp", activity, compensate()) + compensation_handler(handler, job_type)
+            + association(f"{activity}_comp", handler))

@@ -122,6 +122,11 @@ class FlowNode:
     escalation_code: Expr | None = None
     signal_name: Expr | None = None
     link_name: str | None = None
+    # compensation: an activity's handler (from its compensation boundary event), a handler's marker, and
+    # the activity a compensation throw event names (None: every completed activity of the scope)
+    compensation_handler: FlowNode | None = None
+    for_compensation: bool = False
+    activity_ref: str | None = None
     # event-based gateway: the catch events after it
     triggered_by_event: bool = False  # an event sub-process
 

@@ -233,6 +233,8 @@ class _Builder:
         for form in self.ext(xml, "userTaskForm"):
             if form.get("id"):
                 self.forms[form.get("id")] = form.text or ""
+        # compensation boundary event -> its handler; associations may sit in any scope of the process
+        self.associations = {a.get("sourceRef"): a.get("targetRef") for a in xml.iter(BPMN + "association")}
         root = FlowNode(id=process_id, name=xml.get("name") or "", element_type=ElementType.PROCESS)
         process = ExecutableProcess(
             bpmn_process_id=process_id, name=root.name, root=root, elements={process_id: root}, flows={}
@@ -285,11 +287,27 @@ class _Builder:
                 continue
             boundary.attached_to = attached
             attached.boundary_events.append(boundary)
+            if boundary.event_type == EventType.COMPENSATION:
+                self.link_compensation_handler(boundary, attached, scope)
         for flow_xml in flows_xml:
             self.build_flow(flow_xml, scope)
         for node in scope.children:
             if node.element_type == ElementType.START_EVENT and node.event_type == EventType.NONE:
                 scope.none_start = node
+
+    def link_compensation_handler(self, boundary: FlowNode, activity: FlowNode, scope: FlowNode) -> None:
+        handler = self.process.elements.get(self.associations.get(boundary.id) or "")
+        if handler is None or handler.flow_scope is not scope:
+            self.problems.add(boundary.id, "A compensation boundary event must be associated with a compensation "
+                              "handler in the same scope")
+            return
+        if not handler.for_compensation:
+            self.problems.add(handler.id, "A compensation handler must be marked isForCompensation=\"true\"")
+            return
+        if activity.compensation_handler is not None:
+            self.problems.add(boundary.id, "An activity can have only one compensation boundary event")
+            return
+        activity.compensation_handler = handler
 
     def register(self, node: FlowNode) -> None:
         if not node.id:
@@ -310,20 +328,24 @@ class _Builder:
                 id=element_id, name=name,
                 element_type=ElementType.EVENT_SUB_PROCESS if triggered else ElementType.SUB_PROCESS,
                 flow_scope=scope, triggered_by_event=triggered,
+                for_compensation=xml.get("isForCompensation", "false").lower() == "true",
             )
             self.register(node)
             self.build_scope(xml, node, depth + 1)
             self.read_io(xml, node)
-            self.attach(node, scope, xml)
+            self.attach(node, scope, xml).for_compensation = node.for_compensation
             if triggered:
                 scope.event_sub_processes.append(node)
             return node
         if kind in _TASKS:
-            node = FlowNode(id=element_id, name=name, element_type=_TASKS[kind], flow_scope=scope)
+            node = FlowNode(id=element_id, name=name, element_type=_TASKS[kind], flow_scope=scope,
+                            for_compensation=xml.get("isForCompensation", "false").lower() == "true")
             self.register(node)
             self.read_task(xml, node, kind)
             self.read_io(xml, node)
-            return self.attach(node, scope, xml)
+            attached = self.attach(node, scope, xml)
+            attached.for_compensation = node.for_compensation
+            return attached
         if kind in _GATEWAYS:
             node = FlowNode(id=element_id, name=name, element_type=_GATEWAYS[kind], flow_scope=scope)
             self.register(node)
@@ -618,6 +640,8 @@ class _Builder:
                 self.problems.add(node.id, f"Must reference a signal with a name, but 'signalRef' is '{ref or ''}'")
                 return
             node.signal_name = self.expr(node.id, signal.get("name"), what="signal name")
+        elif node.event_type == EventType.COMPENSATION:
+            node.activity_ref = definition.get("activityRef") or None
         elif node.event_type == EventType.LINK:
             node.link_name = definition.get("name") or node.name or None
             if not node.link_name:
@@ -730,12 +754,31 @@ class _Builder:
                 problems.add(node.id, "An end event can't have outgoing sequence flows")
             if node.boundary_events:
                 self.validate_catch_codes(node.boundary_events, f"the boundary events of '{node.id}'")
+            if node.for_compensation and (node.incoming or node.outgoing):
+                problems.add(node.id, "A compensation handler can't have incoming or outgoing sequence flows")
+            if node.event_type == EventType.COMPENSATION and element_type != ElementType.BOUNDARY_EVENT \
+                    and node.activity_ref is not None:
+                self.validate_activity_ref(node)
             if element_type == ElementType.BOUNDARY_EVENT:
+                if node.event_type == EventType.COMPENSATION and node.outgoing:
+                    problems.add(node.id, "A compensation boundary event can't have outgoing sequence flows")
                 if node.incoming:
                     problems.add(node.id, "A boundary event can't have incoming sequence flows")
                 if node.attached_to is None:
                     problems.add(node.id, "A boundary event must be attached to an activity")
         self.validate_links(process)
+
+    def validate_activity_ref(self, throw: FlowNode) -> None:
+        """The activity a compensation throw names is in its scope (or, from an event sub-process, in the
+        scope around it) and has a compensation handler."""
+        scope = throw.flow_scope
+        scopes = [scope]
+        if scope is not None and scope.element_type == ElementType.EVENT_SUB_PROCESS:
+            scopes.append(scope.flow_scope)
+        activity = self.process.elements.get(throw.activity_ref or "")
+        if activity is None or activity.flow_scope not in scopes or activity.compensation_handler is None:
+            self.problems.add(throw.id, f"The activity '{throw.activity_ref}' to compensate must be in the same "
+                              "scope as the compensation throw event and have a compensation boundary event")
 
     def validate_scope(self, scope: FlowNode, *, is_process: bool) -> None:
         problems = self.problems
@@ -814,10 +857,13 @@ _ACTIVITIES = frozenset({
 
 _ALLOWED_DEFINITIONS = {
     "startEvent": {EventType.TIMER, EventType.MESSAGE, EventType.SIGNAL, EventType.ERROR, EventType.ESCALATION},
-    "endEvent": {EventType.ERROR, EventType.TERMINATE, EventType.MESSAGE, EventType.SIGNAL, EventType.ESCALATION},
+    "endEvent": {EventType.ERROR, EventType.TERMINATE, EventType.MESSAGE, EventType.SIGNAL, EventType.ESCALATION,
+                 EventType.COMPENSATION},
     "intermediateCatchEvent": {EventType.TIMER, EventType.MESSAGE, EventType.SIGNAL, EventType.LINK},
-    "intermediateThrowEvent": {EventType.MESSAGE, EventType.SIGNAL, EventType.ESCALATION, EventType.LINK},
-    "boundaryEvent": {EventType.TIMER, EventType.MESSAGE, EventType.ERROR, EventType.SIGNAL, EventType.ESCALATION},
+    "intermediateThrowEvent": {EventType.MESSAGE, EventType.SIGNAL, EventType.ESCALATION, EventType.LINK,
+                               EventType.COMPENSATION},
+    "boundaryEvent": {EventType.TIMER, EventType.MESSAGE, EventType.ERROR, EventType.SIGNAL, EventType.ESCALATION,
+                      EventType.COMPENSATION},
 }
 
 

@@ -31,6 +31,7 @@ STEP_BUDGET = 20_000
 
 class Engine:
     def __init__(self, state: EngineState, clock: EngineClock, *, metrics: Metrics | None = None) -> None:
+        from services.engine.processing.compensation import Compensation
         from services.engine.processing.deployments import Deployments
         from services.engine.processing.events import Events
         from services.engine.processing.incidents import Incidents
@@ -50,6 +51,7 @@ class Engine:
         self.jobs = Jobs(self)
         self.incidents = Incidents(self)
         self.events = Events(self)
+        self.compensation = Compensation(self)
         self.processors = build_processors(self)
         self.firing_due: int | None = None
         self._on_change: Callable[[], None] = lambda: None

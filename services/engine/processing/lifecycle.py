@@ -144,6 +144,8 @@ class Lifecycle:
             return  # an incident; resolving it completes the instance again
         self.transition(instance, COMPLETED)
         node = instance.node
+        if scope is not None and (node.compensation_handler is not None or instance.compensations):
+            self.engine.compensation.activity_completed(instance, scope)
         outgoing = node.outgoing if flows is None else flows
         if outgoing and scope is not None:
             for flow in outgoing:
@@ -165,6 +167,8 @@ class Lifecycle:
     def _leave(self, instance: ElementInstance, scope: ElementInstance | None, *, terminated: bool) -> None:
         self.engine.events.close_all(instance)
         self.state.remove_element(instance.key)
+        if instance.compensating:
+            self.engine.compensation.handler_left(instance, terminated=terminated)
         if scope is not None:
             try:
                 scope.children.remove(instance.key)

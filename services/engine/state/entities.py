@@ -15,6 +15,8 @@ class ElementInstance:
     __slots__ = (
         "called_child_key",
         "children",
+        "compensating",
+        "compensations",
         "created_by_message",
         "element_id",
         "flow_scope_key",
@@ -68,6 +70,9 @@ class ElementInstance:
         self.subscriptions: list[int] = []  # timer / message / signal subscription keys opened by this instance
         self.timer_count = 0
         self.created_by_message: str | None = None  # correlation key of the message that started a process
+        # a scope: the completed activities it may compensate, [{"activity", "handler", "key", "nested"}, ...]
+        self.compensations: list[dict[str, Any]] = []
+        self.compensating = 0  # a compensation handler: the key of the throw event waiting for it
         self.node: Any = None  # the FlowNode (runtime only; resolved from element_id on load)
 
     def to_row(self) -> dict[str, Any]:
@@ -96,6 +101,10 @@ class ElementInstance:
             row["sub"] = self.subscriptions
         if self.created_by_message is not None:
             row["m"] = self.created_by_message
+        if self.compensations:
+            row["cs"] = self.compensations
+        if self.compensating:
+            row["cp"] = self.compensating
         return row
 
     @classmethod
@@ -114,6 +123,8 @@ class ElementInstance:
         instance.called_child_key = row.get("cc", 0)
         instance.subscriptions = row.get("sub", [])
         instance.created_by_message = row.get("m")
+        instance.compensations = row.get("cs", [])
+        instance.compensating = row.get("cp", 0)
         return instance
 
 

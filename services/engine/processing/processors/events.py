@@ -76,6 +76,11 @@ class ThrowEventProcessor(JobWorkerProcessor):
                 return
             if self.engine.events.throw_escalation(instance, code):
                 return  # an interrupting catch takes over; this event is terminated with its scope
+        elif kind == EventType.COMPENSATION:
+            self.lc.transition(instance, ACTIVATED)
+            if not self.engine.compensation.throw(instance):
+                self.lc.complete_now(instance)
+            return  # else it completes when its handlers have
         elif kind == EventType.SIGNAL:
             try:
                 name = node.signal_name.evaluate_string(view, self.engine.now)
