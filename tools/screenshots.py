@@ -15,9 +15,12 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -52,11 +55,59 @@ def seed(platform: WebPlatform, projects: int) -> None:
     log(f"  {result.stdout.strip().splitlines()[-1] if result.stdout.strip() else 'seeded'}")
 
 
+FRESH = [("320812", "淮安智能制造产业园"), ("320830", "盱眙凹土新材料项目"), ("320826", "涟水食品产业园"),
+         ("320803", "淮安区新能源电池项目"), ("320804", "淮阴区物流中心"), ("320813", "洪泽湖生态旅游项目")]
+
+
+def engine_today(platform: WebPlatform) -> str:
+    epoch_ms = httpx.get(f"{platform.management_url}/actuator/clock", timeout=30).json()["epochMilli"]
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).date().isoformat()
+
+
+def sign_fresh_projects(platform: WebPlatform) -> None:
+    """Projects signed today stall 90 days from now, so the last months show red lights of their own."""
+    today = engine_today(platform)
+    with platform.client("shot-admin") as admin:
+        for index, (county, name) in enumerate(FRESH):
+            admin.post("/api/projects", json={
+                "project_code": f"2026-{county}-34-03-8{index:05d}", "name": name, "county_code": county,
+                "industry": "manufacturing", "amount_cny": (index + 2) * 150_000_000, "signed_at": today,
+                "investor": {"company": f"{name}投资有限公司", "contact_name": "王经理"}})
+
+
+def open_tasks(admin: httpx.Client, element_id: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for page in range(1, 20):
+        answer = admin.get("/api/tasks", params={"view": "all", "size": 200, "page": page}).json()
+        found += [t for t in answer["items"] if t["element_id"] == element_id]
+        if page >= answer["pages"]:
+            break
+    return found
+
+
+def handle_some(platform: WebPlatform, share: float) -> None:
+    """The units resolve a share of their work orders and the office confirms them."""
+    with platform.client("shot-admin") as admin:
+        tasks = open_tasks(admin, "resolve")
+        for task in tasks[: int(len(tasks) * share)]:
+            admin.post(f"/api/tasks/{task['job_key']}/complete",
+                       json={"variables": {"resolution": "已现场协调，相关手续已办结。"}})
+        time.sleep(3)
+        for task in open_tasks(admin, "confirm"):
+            admin.post(f"/api/tasks/{task['job_key']}/complete",
+                       json={"variables": {"decision": "confirm", "confirmComment": "确认办结"}})
+        time.sleep(2)
+
+
 def age_the_city(platform: WebPlatform) -> None:
-    """Months pass: stalled projects turn red, problems are raised and assigned, some flags go up."""
-    for _ in range(4):
+    """Months pass: stalled projects turn red, problems are raised and assigned, some are resolved, flags go up."""
+    sign_fresh_projects(platform)
+    for share in (1.0, 0.8, 0.4):
         platform.clock_add(30 * DAY_MS)
         time.sleep(3)  # let the workers catch up with what the move made due
+        handle_some(platform, share)
+    platform.clock_add(DAY_MS)
+    time.sleep(3)
 
 
 def staff_with_tasks(platform: WebPlatform) -> tuple[str, int | None]:
@@ -156,7 +207,7 @@ def main() -> int:
         try:
             log("Seeding the demo city…")
             seed(platform, args.projects)
-            log("Moving the engine clock four months…")
+            log("Moving the engine clock three months; units resolve part of their work orders…")
             age_the_city(platform)
             staff, task_key = staff_with_tasks(platform)
             red = first(platform, "/api/projects", light="red") or first(platform, "/api/projects")

@@ -211,7 +211,7 @@ function renderFunnel(steps) {
     backgroundColor: 'transparent', textStyle,
     tooltip: { trigger: 'item', formatter: (p) => t('screen.funnel_tip', { stage: p.name, reached: p.value, at: p.data.atStage }) },
     series: [{
-      type: 'funnel', sort: 'none', left: '8%', right: '8%', top: 6, bottom: 6, minSize: '18%', gap: 2,
+      type: 'funnel', sort: 'none', left: '4%', right: '26%', top: 6, bottom: 6, minSize: '18%', gap: 2,
       data, label: { color: '#fff', formatter: '{b}  {c}' },
       itemStyle: { borderWidth: 0 },
       color: ['#1e6fd9', '#2a80e0', '#3a91e6', '#4ca2ec', '#5fb2f0', '#34b3a0', '#2fbf87', '#34d399'],
