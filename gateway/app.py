@@ -34,11 +34,19 @@ The API of Qianliyan (千里眼) for people and for the approval systems.
 def _routers() -> list[Any]:
     # Imported here so that a domain module can depend on gateway.app's neighbours without a cycle.
     from gateway.auth.router import router as auth
+    from gateway.dashboards.router import router as dashboards
+    from gateway.evaluations.router import router as evaluations
+    from gateway.events.router import router as events
+    from gateway.flags.router import router as flags
     from gateway.health.router import router as health
+    from gateway.ingest.router import router as ingest
+    from gateway.problems.router import router as problems
     from gateway.processes.router import router as processes
+    from gateway.projects.router import router as projects
+    from gateway.tasks.router import router as tasks
     from gateway.users.router import router as users
 
-    return [health, auth, users, processes]
+    return [health, auth, users, projects, ingest, tasks, problems, flags, evaluations, dashboards, events, processes]
 
 
 def create_app(settings: GatewaySettings | None = None, services: Services | None = None) -> FastAPI:
@@ -87,7 +95,9 @@ def create_app(settings: GatewaySettings | None = None, services: Services | Non
 
 
 def _start_background(services: Services) -> list[Any]:
-    return []
+    from gateway.dashboards.cache import start_invalidation
+
+    return [start_invalidation(services)]
 
 
 def _mount_web(app: FastAPI) -> None:

@@ -7,6 +7,7 @@ id attached, and the OpenAPI document declares that shape for every error status
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -134,17 +135,29 @@ def problem_response(
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 
+# Pydantic names the member of a union (or a validator) in an error's location; callers know fields only.
+_TYPE_TAG = re.compile(r"^(date|datetime|time|str|int|float|bool|list\[.*\]|dict\[.*\]|function-\w+\[.*\]|"
+                       r"lax-or-strict\[.*\]|json-or-python\[.*\]|constrained-\w+|literal\[.*\]|is-instance\[.*\])$")
+
+
 def field_errors_from_pydantic(exc: ValidationError | RequestValidationError, prefix: str = "body") -> list[FieldError]:
     out: list[FieldError] = []
+    seen: dict[str, FieldError] = {}
     for err in exc.errors():
-        loc = [str(p) for p in err.get("loc", ())]
+        loc = [str(p) for p in err.get("loc", ()) if not _TYPE_TAG.match(str(p))]
         if isinstance(exc, RequestValidationError):
             # FastAPI puts the request part first ("body", "query", "path", "header").
             part, rest = (loc[0], loc[1:]) if loc else ("body", [])
         else:
             part, rest = prefix, loc
-        out.append(FieldError(pointer="#/" + "/".join([part, *rest]), field=".".join(rest) or part,
-                              message=err.get("msg", "invalid")))
+        pointer = "#/" + "/".join([part, *rest])
+        message = err.get("msg", "invalid")
+        if pointer in seen:  # one field failing every member of a union: one error, all reasons
+            if message not in seen[pointer].message:
+                seen[pointer].message += f"; or {message}"
+            continue
+        seen[pointer] = FieldError(pointer=pointer, field=".".join(rest) or part, message=message)
+        out.append(seen[pointer])
     return out
 
 

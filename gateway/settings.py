@@ -12,9 +12,13 @@
 | ``GATEWAY_LOGIN_WINDOW_SECONDS`` | ``900`` | window of the login throttle |
 | ``GATEWAY_INGEST_REPLAY_SECONDS`` | ``300`` | accepted age (either way) of a signed ingest timestamp |
 | ``GATEWAY_SIGNING_MESSAGE`` | ``project-signed`` | message the life-cycle model starts on (correlation key = project code) |
-| ``GATEWAY_APPROVAL_MESSAGE`` | ``approval-recorded`` | message published for each accepted approval record |
-| ``GATEWAY_APPROVAL_MESSAGE_TTL_SECONDS`` | ``86400`` | how long an approval message waits for its project's instance |
-| ``GATEWAY_PROBLEM_MESSAGE`` | ``problem-reported`` | message that starts problem handling (correlation key = problem id) |
+| ``GATEWAY_SIGNING_MESSAGE_TTL_SECONDS`` | ``3600`` | how long a signing waits for a deployed life-cycle model |
+| ``GATEWAY_CANCEL_MESSAGE`` | ``project-cancelled`` | message that ends a project's life cycle as cancelled |
+| ``GATEWAY_APPROVAL_DOCKING_PROCESS`` | ``approval-docking`` | process started for each accepted approval record (variables ``source``, ``record``); empty: publish ``GATEWAY_APPROVAL_MESSAGE`` instead |
+| ``GATEWAY_APPROVAL_MESSAGE`` | ``approval-recorded`` | message published per record when no docking process is configured (correlation key = project code) |
+| ``GATEWAY_APPROVAL_MESSAGE_TTL_SECONDS`` | ``2592000`` | how long that message waits for its project's instance (the models' ``progressMessageTtl``) |
+| ``GATEWAY_PROBLEM_MESSAGE`` | ``problem-reported`` | message that starts problem handling (correlation key and message id = problem id) |
+| ``GATEWAY_FORMS_DIR`` | the repository's ``bpmn/`` | where to find a task's ``.form`` by form id when it was deployed by another client |
 | ``GATEWAY_DASHBOARD_CACHE_SECONDS`` | ``60`` | upper bound on the age of a cached dashboard |
 | ``GATEWAY_ENGINE_TIMEOUT_SECONDS`` | ``10`` | deadline of one engine call |
 | ``GATEWAY_SSE_HEARTBEAT_SECONDS`` | ``15`` | comment sent on a quiet event stream to keep proxies from closing it |
@@ -22,6 +26,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, field_validator
@@ -41,9 +46,13 @@ class GatewaySettings(BaseSettings):
     login_window_seconds: int = Field(default=900, ge=1)
     ingest_replay_seconds: int = Field(default=300, ge=1)
     signing_message: str = Field(default="project-signed", min_length=1)
+    signing_message_ttl_seconds: int = Field(default=3600, ge=0)
+    cancel_message: str = Field(default="project-cancelled", min_length=1)
+    approval_docking_process: str = "approval-docking"
     approval_message: str = Field(default="approval-recorded", min_length=1)
-    approval_message_ttl_seconds: int = Field(default=86_400, ge=0)
+    approval_message_ttl_seconds: int = Field(default=30 * 86_400, ge=0)
     problem_message: str = Field(default="problem-reported", min_length=1)
+    forms_dir: Path | None = Path(__file__).resolve().parents[1] / "bpmn"
     dashboard_cache_seconds: int = Field(default=60, ge=1)
     engine_timeout_seconds: float = Field(default=10.0, gt=0)
     sse_heartbeat_seconds: float = Field(default=15.0, gt=0)

@@ -304,7 +304,17 @@ class Problem(Model):
         return next((u for u in self.units if u.unit_id == unit_id), None)
 
 
+class ProblemScope(Model):
+    """Problems someone may see: any responsible unit among ``unit_ids``, or in one of ``county_codes``, or
+    about one of ``project_codes`` (a union: each list may be empty)."""
+
+    unit_ids: list[str] = Field(default_factory=list)
+    county_codes: list[str] = Field(default_factory=list)
+    project_codes: list[str] = Field(default_factory=list)
+
+
 class ProblemFilter(Model):
+    visible_to: ProblemScope | None = None
     status: ProblemStatus | None = None
     statuses: list[ProblemStatus] | None = None
     county_code: str | None = None

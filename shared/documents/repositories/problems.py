@@ -8,7 +8,18 @@ import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from shared.documents.driver import CollectionSpec, Condition, Contains, Eq, In, Index, Range, Transaction
+from shared.documents.driver import (
+    CollectionSpec,
+    Condition,
+    Contains,
+    ContainsAny,
+    Eq,
+    In,
+    Index,
+    Or,
+    Range,
+    Transaction,
+)
 from shared.documents.errors import Conflict, InvalidInput, NotFound
 from shared.documents.models import (
     Actor,
@@ -46,6 +57,17 @@ _UNSET = object()
 
 def _conditions(f: ProblemFilter) -> list[Condition]:
     c: list[Condition] = []
+    if f.visible_to is not None:
+        v = f.visible_to
+        either: list[Condition] = []
+        if v.unit_ids:
+            either.append(ContainsAny("unit_ids", tuple(v.unit_ids)))
+        if v.county_codes:
+            either.append(In("county_code", tuple(v.county_codes)))
+        if v.project_codes:
+            either.append(In("project_code", tuple(v.project_codes)))
+        # An empty scope sees nothing: a condition no document meets.
+        c.append(Or(tuple(either)) if either else In("_id", ()))
     if f.status is not None:
         c.append(Eq("status", f.status))
     if f.statuses is not None:

@@ -72,3 +72,28 @@ async def test_incident_view_by_key(store: DocumentStore) -> None:
         "error_message": "boom", "state": "active"}}])
     incident = await store.engine.get_incident(key)
     assert incident is not None and incident.job_key == key - 3 and incident.state == "active"
+
+
+async def test_problems_visible_to_a_scope(store: DocumentStore) -> None:
+    from shared.documents.models import ProblemFilter, ProblemScope, ResponsibleUnit, UnitRole
+    from tests.fixtures.domain import new_problem
+
+    async def ids(**scope: list[str]) -> list[str]:
+        page = await store.problems.list(ProblemFilter(visible_to=ProblemScope(**scope)))
+        return sorted(p.id for p in page.items)
+
+    await store.problems.create(new_problem("P-1", id="a", units=[
+        ResponsibleUnit(unit_id="dept-zrzy", role=UnitRole.APPROVAL)]), actor=SYSTEM)
+    await store.problems.create(new_problem("P-2", id="b", county_code="320803", units=[
+        ResponsibleUnit(unit_id="assist-ha", role=UnitRole.ASSISTANT)]), actor=SYSTEM)
+    await store.problems.create(new_problem("P-3", id="c", county_code=None, units=[]), actor=SYSTEM)
+
+    assert await ids(unit_ids=["dept-zrzy"]) == ["a"]
+    assert await ids(unit_ids=["dept-zrzy", "assist-ha"]) == ["a", "b"]
+    assert await ids(county_codes=["320803"]) == ["b"]
+    assert await ids(project_codes=["P-3"]) == ["c"]
+    assert await ids(unit_ids=["dept-zrzy"], project_codes=["P-3"]) == ["a", "c"]
+    assert await ids(county_codes=["320999"]) == []  # a null county never matches
+    assert await ids() == []
+    both = ProblemFilter(visible_to=ProblemScope(unit_ids=["dept-zrzy", "assist-ha"]), county_code="320803")
+    assert [p.id for p in (await store.problems.list(both)).items] == ["b"]

@@ -3,6 +3,7 @@ own), a session Redis emptied per test, a fresh SQLite documents store per test.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -35,7 +36,10 @@ def shared_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EnginePr
 
 @pytest.fixture
 def gateway_settings() -> GatewaySettings:
-    return GatewaySettings(login_max_failures=3, login_window_seconds=60)
+    # Message names are global in an engine: unique ones keep the tests sharing it apart.
+    tag = uuid.uuid4().hex[:8]
+    return GatewaySettings(login_max_failures=3, login_window_seconds=60, signing_message=f"signed-{tag}",
+                           approval_message=f"approval-{tag}", problem_message=f"problem-{tag}")
 
 
 async def open_services(engine: EngineProcess, redis_url: str, db: Path, settings: GatewaySettings) -> Services:

@@ -176,3 +176,65 @@ def form_json(form_id: str) -> bytes:
              "values": [{"label": "Permit", "value": "permit"}, {"label": "Map", "value": "map"}]},
         ],
     }, ensure_ascii=False).encode()
+
+
+def message_start_process(process_id: str, message_name: str, job_type: str) -> bytes:
+    """A message start event followed by a service task: what arrived shows as the job's variables."""
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<bpmn:definitions {BPMN_NS} id="defs-{process_id}">'
+            f'<bpmn:message id="msg-{process_id}" name="{message_name}"/>'
+            f'<bpmn:process id="{process_id}" isExecutable="true">'
+            f'<bpmn:startEvent id="start"><bpmn:messageEventDefinition messageRef="msg-{process_id}"/></bpmn:startEvent>'
+            f'<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="work"/>'
+            f'<bpmn:serviceTask id="work"><bpmn:extensionElements><zeebe:taskDefinition type="{job_type}"/>'
+            f'</bpmn:extensionElements></bpmn:serviceTask>'
+            f'<bpmn:sequenceFlow id="f2" sourceRef="work" targetRef="end"/><bpmn:endEvent id="end"/>'
+            f'</bpmn:process></bpmn:definitions>').encode()
+
+
+async def activate_jobs(services: Services, job_type: str, *, expect: int = 1, timeout: float = 10.0,
+                        job_timeout_ms: int = 60_000) -> list[Any]:
+    """Activate jobs of a type through the engine's gRPC API until ``expect`` arrived (or the time is up)."""
+    import asyncio
+
+    from pyzeebe.proto import gateway_pb2 as pb
+
+    jobs: list[Any] = []
+    deadline = time.monotonic() + timeout
+    while len(jobs) < expect and time.monotonic() < deadline:
+        request = pb.ActivateJobsRequest(type=job_type, worker="gateway-tests", timeout=job_timeout_ms,
+                                         maxJobsToActivate=expect - len(jobs), requestTimeout=500)
+        async for response in services.engine.stub.ActivateJobs(request):
+            jobs.extend(response.jobs)
+        if len(jobs) < expect:
+            await asyncio.sleep(0.05)
+    return jobs
+
+
+def variables_of(job: Any) -> dict[str, Any]:
+    return json.loads(job.variables)
+
+
+async def deploy(services: Services, *resources: tuple[str, bytes]) -> Any:
+    return await services.engine.deploy(list(resources))
+
+
+async def inbox_task(services: Services, job: Any, *, project_code: str | None = None,
+                     problem_id: str | None = None) -> Any:
+    """What the inbox worker writes for an activated user-task job (the gateway reads only the store)."""
+    from shared.documents.models import NewTask
+
+    headers = json.loads(job.customHeaders or "{}")
+
+    def header_list(name: str) -> list[str]:
+        text = headers.get(f"io.camunda.zeebe:{name}")
+        return [str(v) for v in json.loads(text)] if text else []
+
+    task = NewTask(job_key=job.key, process_instance_key=job.processInstanceKey, element_id=job.elementId,
+                   element_instance_key=job.elementInstanceKey, bpmn_process_id=job.bpmnProcessId,
+                   process_definition_key=job.processDefinitionKey, name="Review the problem",
+                   candidate_groups=header_list("candidateGroups"), candidate_users=header_list("candidateUsers"),
+                   assignee=headers.get("io.camunda.zeebe:assignee"),
+                   form_key=headers.get("io.camunda.zeebe:formKey"), project_code=project_code,
+                   problem_id=problem_id, variables={"projectCode": project_code} if project_code else {},
+                   created_at=services.clock.now())
+    return (await services.store.tasks.insert(task, actor=Actor.system("inbox"))).item

@@ -1,0 +1,1 @@
+"""Yellow flags by unit, with their reason and period."""

@@ -1,0 +1,1 @@
+"""Problems (work orders): lists, detail with history, reporting one (which starts problem handling)."""

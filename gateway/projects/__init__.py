@@ -1,0 +1,1 @@
+"""Projects: register, update, import, list, detail; signing starts their life cycle."""
