@@ -92,7 +92,8 @@ def router(ctx: WorkerContext) -> ZeebeTaskRouter:
         await ctx.emit("project.red_light", {"projectCode": project.project_code, "days": days,
                                              "problemId": problem_id}, **scope)
         await ctx.emit("problem.raised", {"problemId": problem_id, "projectCode": project.project_code,
-                                          "origin": ProblemOrigin.WARNING.value}, **scope)
+                                          "origin": ProblemOrigin.WARNING.value, "title": f"项目连续 {days} 天无审批进展"},
+                       **scope)
         return {"stalled": True, "problemId": problem_id, "stallCheckAt": following}
 
     @r.task(task_type="escalation.raise-yellow-flag")

@@ -35,6 +35,7 @@ from shared.domain import stall
 from shared.domain.rules import Rules, RulesError
 
 FAMILY = "lifecycle"
+PROBLEM_PROCESS = "problem-handling"
 OPEN_PROBLEMS = [ProblemStatus.OPEN, ProblemStatus.ASSIGNED, ProblemStatus.REPORTED, ProblemStatus.SENT_BACK]
 
 
@@ -72,8 +73,7 @@ def router(ctx: WorkerContext) -> ZeebeTaskRouter:
             await ctx.store.projects.upsert(data, actor=actor)
         found = await project_of(ctx, code)
         await ctx.store.projects.set_process_instance(code, job.process_instance_key, actor=actor)
-        check = stall.next_check(now=ctx.now(), signed_at=found.signed_at, last_progress_at=found.last_progress_at,
-                                 rules=knobs)
+        check = stall.first_check(signed_at=found.signed_at, last_progress_at=found.last_progress_at, rules=knobs)
         return {"stage": found.stage.value, "stallCheckAt": iso(check.astimezone(SHANGHAI)),
                 "projectName": found.name, "countyCode": found.county.code}
 
@@ -92,8 +92,8 @@ def router(ctx: WorkerContext) -> ZeebeTaskRouter:
         if knobs.stall_clock_from == "signing" and current is not None and current > now:
             check = current  # the signing clock does not reset on progress
         else:
-            check = stall.next_check(now=now, signed_at=found.signed_at, last_progress_at=found.last_progress_at,
-                                     rules=knobs)
+            check = stall.first_check(signed_at=found.signed_at, last_progress_at=found.last_progress_at,
+                                      rules=knobs)
         return {"stage": found.stage.value, "stallCheckAt": iso(check.astimezone(SHANGHAI))}
 
     @r.task(task_type="lifecycle.close")
@@ -117,6 +117,8 @@ def router(ctx: WorkerContext) -> ZeebeTaskRouter:
 
 
 async def close_open_problems(ctx: WorkerContext, project_code: str, outcome: str) -> None:
+    """Close the project's open problems, lift their flags and withdraw their inbox tasks (their
+    problem-handling instances end with the life cycle; other tasks, such as evaluations, stay)."""
     actor = ctx.actor(FAMILY)
     now = ctx.now()
     note = "项目已投产，问题随生命周期关闭" if outcome == Stage.IN_PRODUCTION else "项目已取消，问题随生命周期关闭"
@@ -131,7 +133,9 @@ async def close_open_problems(ctx: WorkerContext, project_code: str, outcome: st
         for flag in await ctx.store.flags.list_open(project_code=project_code):
             if flag.problem_id == problem.id:
                 await ctx.store.flags.lift(flag.id, at=now, actor=actor)
-    tasks = await ctx.store.tasks.list(TaskFilter(status=TaskStatus.OPEN, project_code=project_code),
-                                       PageRequest(size=500))
+    tasks = await ctx.store.tasks.list(TaskFilter(status=TaskStatus.OPEN, project_code=project_code,
+                                                  bpmn_process_id=PROBLEM_PROCESS), PageRequest(size=500))
     for task in tasks.items:
-        await ctx.store.tasks.cancel(task.job_key, at=now, actor=actor)
+        problem = await ctx.store.problems.get(task.problem_id) if task.problem_id else None
+        if problem is not None and problem.status == ProblemStatus.CLOSED:
+            await ctx.store.tasks.cancel(task.job_key, at=now, actor=actor)

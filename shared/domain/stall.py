@@ -17,8 +17,26 @@ from shared.domain.rules import Rules
 _MAX_PERIODS = 10_000
 
 
+def first_check(*, signed_at: datetime, last_progress_at: datetime, rules: Rules) -> datetime:
+    """When a project that has just been registered (or has just progressed) is first looked at for a stall.
+
+    It may be in the past: a project that had already stalled when it came under supervision (or whose
+    latest record is old news) is warned about at once.
+    """
+    period = rules.stall_period
+    if rules.stall_clock_from == "signing":
+        # the first period boundary whose whole period lies after the latest progress
+        for k in range(1, _MAX_PERIODS):
+            due = period.times(k).add_to(signed_at)
+            if period.subtract_from(due) >= last_progress_at:
+                return due
+        raise ValueError(f"last progress {last_progress_at.isoformat()} is implausibly far after signing")
+    return period.add_to(last_progress_at)
+
+
 def next_check(*, now: datetime, signed_at: datetime, last_progress_at: datetime, rules: Rules) -> datetime:
-    """The instant the stall timer should fire next; always after ``now``."""
+    """After a check at ``now``: when to look again; always after ``now``, so a stall that has just been
+    warned about is looked at again a full period later, not at every tick."""
     period = rules.stall_period
     if rules.stall_clock_from == "signing":
         for k in range(1, _MAX_PERIODS):

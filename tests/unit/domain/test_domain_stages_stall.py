@@ -31,8 +31,9 @@ def test_stages_move_forward_only() -> None:
 
 
 def test_last_progress_clock_counts_from_the_latest_progress() -> None:
-    assert stall.next_check(now=T0, signed_at=T0, last_progress_at=T0, rules=LAST_PROGRESS) == T0 + timedelta(90)
+    assert stall.first_check(signed_at=T0, last_progress_at=T0, rules=LAST_PROGRESS) == T0 + timedelta(90)
     progress = T0 + timedelta(days=60)
+    assert stall.first_check(signed_at=T0, last_progress_at=progress, rules=LAST_PROGRESS) == progress + timedelta(90)
     assert stall.next_check(now=progress, signed_at=T0, last_progress_at=progress,
                             rules=LAST_PROGRESS) == progress + timedelta(90)
     assert not stall.is_stalled(now=T0 + timedelta(days=90), last_progress_at=progress, rules=LAST_PROGRESS)
@@ -48,6 +49,9 @@ def test_after_a_warning_the_next_check_is_a_full_period_later() -> None:
 
 def test_signing_clock_checks_fixed_periods_from_signing() -> None:
     progress = T0 + timedelta(days=60)
+    assert stall.first_check(signed_at=T0, last_progress_at=T0, rules=SIGNING) == T0 + timedelta(90)
+    # registered after progress at day 60: the first period without it ends at day 180
+    assert stall.first_check(signed_at=T0, last_progress_at=progress, rules=SIGNING) == T0 + timedelta(180)
     # progress does not move the check ...
     assert stall.next_check(now=progress, signed_at=T0, last_progress_at=progress, rules=SIGNING) == T0 + timedelta(90)
     # ... and at the check, the period with progress is no stall, the next one without is
@@ -57,7 +61,15 @@ def test_signing_clock_checks_fixed_periods_from_signing() -> None:
     assert stall.is_stalled(now=T0 + timedelta(days=180), last_progress_at=progress, rules=SIGNING)
 
 
-def test_a_project_signed_long_ago_is_checked_in_the_future_not_for_every_missed_period() -> None:
+def test_a_project_that_stalled_before_supervision_is_checked_at_once() -> None:
+    old = T0 + timedelta(days=100)
+    for rules in (LAST_PROGRESS, SIGNING):
+        due = stall.first_check(signed_at=T0, last_progress_at=old, rules=rules)
+        assert due < T0 + timedelta(days=365)  # in the past when registered a year on
+        assert stall.is_stalled(now=T0 + timedelta(days=365), last_progress_at=old, rules=rules)
+
+
+def test_after_a_check_the_next_is_in_the_future_not_one_per_missed_period() -> None:
     now = T0 + timedelta(days=1000)
     assert stall.next_check(now=now, signed_at=T0, last_progress_at=T0, rules=SIGNING) == T0 + timedelta(days=1080)
     assert stall.next_check(now=now, signed_at=T0, last_progress_at=T0, rules=LAST_PROGRESS) == now + timedelta(90)
