@@ -61,8 +61,12 @@ async def _report(service: ExportService) -> None:
     while True:
         line = orjson.dumps({kind: loop.status() for kind, loop in service.loops.items()}) + b"\n"
         if line != last:
-            out.write(line)
-            out.flush()
+            try:
+                out.write(line)
+                out.flush()
+            except BrokenPipeError:  # the engine is gone: stop quietly, as when stdin closes
+                os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+                return
             last = line
         await asyncio.sleep(REPORT_INTERVAL)
 

@@ -52,10 +52,10 @@ _INSTANCE_INTENTS = {"ELEMENT_ACTIVATED": "created", "ELEMENT_COMPLETED": "compl
 _JOB_INTENTS = {"CREATED": "created", "COMPLETED": "completed", "FAILED": "failed", "TIMED_OUT": "timed_out",
                 "CANCELED": "canceled", "ERROR_THROWN": "error_thrown", "RETRIES_UPDATED": "retries_updated"}
 _QUIET_ELEMENTS = ("SEQUENCE_FLOW", "MULTI_INSTANCE_BODY")
-# value type -> the intents that can make an event (empty: every intent)
+# value type -> the intents that can make an event (or teach the exporter a project code)
 _WANTED: dict[str, tuple[str, ...]] = {
     "PROCESS_INSTANCE": tuple(_ELEMENT_INTENTS), "PROCESS_INSTANCE_CREATION": ("CREATED",),
-    "VARIABLE": (), "JOB": tuple(_JOB_INTENTS), "INCIDENT": ("CREATED", "RESOLVED"), "TIMER": ("TRIGGERED",),
+    "VARIABLE": ("CREATED", "UPDATED"), "JOB": tuple(_JOB_INTENTS), "INCIDENT": ("CREATED", "RESOLVED"), "TIMER": ("TRIGGERED",),
     "PROCESS_MESSAGE_SUBSCRIPTION": ("CORRELATED",), "MESSAGE_START_EVENT_SUBSCRIPTION": ("CORRELATED",),
     "MESSAGE": ("PUBLISHED",), "SIGNAL": ("BROADCASTED",), "PROCESS": ("CREATED",),
 }
@@ -124,7 +124,7 @@ class LiveEvents:
         value_type = record.value_type
         intent = record.intent
         wanted = _WANTED.get(value_type)
-        if wanted is None or (wanted and intent not in wanted):
+        if wanted is None or intent not in wanted:
             return None  # decided on the columns alone: most records are never decoded
         value = record.value
         pik = value.get("processInstanceKey", -1)

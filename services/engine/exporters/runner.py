@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
@@ -94,17 +93,19 @@ class ExporterLoop:
         self.failures = 0
         self.connected = False
         self.last_error: str | None = None
-        self.busy_seconds = 0.0  # time spent preparing and writing (for records/s figures)
 
     async def run(self) -> None:
         settings = self.settings
         backoff = settings.backoff_initial
         while True:
+            exported = self.batches_exported
             try:
                 await self._run_connected()
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # a target may fail in any way; the loop's job is to outlive it
+                if self.batches_exported != exported:
+                    backoff = settings.backoff_initial  # it had recovered: this is a new outage
                 self.failures += 1
                 self.connected = False
                 self.last_error = repr(error)
@@ -112,7 +113,6 @@ class ExporterLoop:
                             retry_in=round(backoff, 2), position=self.position)
                 await asyncio.sleep(backoff * (0.5 + random.random() / 2))
                 backoff = min(backoff * 2, settings.backoff_max)
-                continue
 
     async def _run_connected(self) -> None:
         await self.target.open()
@@ -140,13 +140,9 @@ class ExporterLoop:
                 if not records:
                     await self._wait_for_commits()
                     continue
-                started = time.perf_counter()
                 pending = await self.target.prepare(records, self.reader)
-                self.busy_seconds += time.perf_counter() - started
-            started = time.perf_counter()
             # a failure here leaves `pending` as it is: the same batch is written again after the back-off
             await self._write(pending)
-            self.busy_seconds += time.perf_counter() - started
             self.position = pending.position
             self.records_exported += pending.records
             self.batches_exported += 1
