@@ -121,6 +121,9 @@ def context(browser: Browser, guard: Guard, request: pytest.FixtureRequest) -> I
 def page(context: BrowserContext, guard: Guard, request: pytest.FixtureRequest) -> Iterator[Page]:
     page = context.new_page()
     page.on("pageerror", lambda error: guard.errors.append(str(error)))
+    # A bundle that needs eval or an outside origin shows up as a CSP violation on the console.
+    page.on("console", lambda message: guard.errors.append(message.text)
+            if message.type == "error" and "Content Security Policy" in message.text else None)
     yield page
     OUTPUT.mkdir(parents=True, exist_ok=True)
     try:

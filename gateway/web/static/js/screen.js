@@ -171,7 +171,7 @@ function renderTrend(trend) {
       { name: t('screen.found'), type: 'bar', data: trend.map((p) => p.found), itemStyle: { color: COLORS.blue }, barMaxWidth: 14 },
       { name: t('screen.resolved'), type: 'bar', data: trend.map((p) => p.resolved), itemStyle: { color: COLORS.green }, barMaxWidth: 14 },
       {
-        name: t('screen.rate'), type: 'line', yAxisIndex: 1, smooth: true, symbol: 'circle',
+        name: t('screen.rate'), type: 'line', yAxisIndex: 1, symbol: 'circle',
         data: trend.map((p) => (p.rate === null || p.rate === undefined ? null : Math.round(p.rate * 1000) / 10)),
         itemStyle: { color: COLORS.amber },
       },
