@@ -8,29 +8,16 @@ in test-output/browser/ and fails on an uncaught JavaScript error.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
-from tests.browser.platform import PASSWORD, ROOT, WebPlatform
-
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-OUTPUT = ROOT / "test-output" / "browser"
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
-
-USERS = {
-    "admin": (("admin",), (), "管理员"),
-    "designer": (("process_designer",), (), "流程设计员"),
-    "leader": (("leader",), (), "市领导"),
-    "clerk": (("unit_staff",), ("web-unit",), "王科员"),
-}
+from tests.browser.platform import ROOT, WebPlatform
+from tests.browser.support import CHROMIUM, CHROMIUM_ARGS, OUTPUT, USERS, Guard
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -79,23 +66,6 @@ def browser(playwright_instance: Playwright, chromium_path: str) -> Iterator[Bro
         browser.close()
 
 
-class Guard:
-    """What a page tried that it must not: requests off this machine, uncaught errors."""
-
-    def __init__(self) -> None:
-        self.foreign: list[str] = []
-        self.errors: list[str] = []
-
-    def route(self, route: Route) -> None:
-        url = route.request.url
-        host = urlsplit(url).hostname or ""
-        if url.startswith(("data:", "blob:")) or host in LOCAL_HOSTS:
-            route.continue_()
-        else:
-            self.foreign.append(url)
-            route.abort("blockedbyclient")
-
-
 def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:120]
 
@@ -132,12 +102,3 @@ def page(context: BrowserContext, guard: Guard, request: pytest.FixtureRequest) 
         print(f"screenshot failed: {error}")
     assert not guard.foreign, f"the page requested hosts other than this machine: {guard.foreign}"
     assert not guard.errors, f"uncaught JavaScript errors: {guard.errors}"
-
-
-def login(page: Page, platform: WebPlatform, path: str, username: str) -> None:
-    """Open ``path`` and sign in through the page's own login dialog."""
-    page.goto(platform.base_url + path)
-    page.fill("#login-username", username)
-    page.fill("#login-password", PASSWORD)
-    page.click("#login-dialog button[type=submit]")
-    page.wait_for_selector("#login-dialog", state="detached")

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import login
 from tests.browser.platform import WebPlatform
+from tests.browser.support import login
 
 MODELS = Path(__file__).parent / "models"
 PHONE = {"width": 390, "height": 844}

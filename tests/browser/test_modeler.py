@@ -8,8 +8,8 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import login
 from tests.browser.platform import WebPlatform
+from tests.browser.support import login
 
 MODELS = Path(__file__).parent / "models"
 

@@ -12,8 +12,8 @@ from playwright.sync_api import Page, expect
 from pyzeebe.proto import gateway_pb2 as pb
 from pyzeebe.proto.gateway_pb2_grpc import GatewayStub
 
-from tests.browser.conftest import login
 from tests.browser.platform import WebPlatform
+from tests.browser.support import login
 
 MODELS = Path(__file__).parent / "models"
 ERROR = "无法连接工改系统：connection refused"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import login
 from tests.browser.platform import WebPlatform
+from tests.browser.support import login
 
 CODE = "2025-320831-34-03-700001"
 NAME = "金湖光伏支架项目"

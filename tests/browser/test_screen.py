@@ -12,8 +12,8 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import OUTPUT, USERS, login
 from tests.browser.platform import ROOT, WebPlatform
+from tests.browser.support import OUTPUT, USERS, login
 
 WALL = {"width": 1920, "height": 1080}
 DAY_MS = 86_400_000
