@@ -22,7 +22,7 @@ from services.workers.runtime import JobClock
 from services.workers.settings import WorkerSettings
 from shared.clock import EngineClock
 from shared.documents import DocumentStore, open_store
-from shared.documents.models import ProjectData, Task, TaskFilter, TaskStatus
+from shared.documents.models import Actor, ProjectData, Role, Task, TaskFilter, TaskStatus
 from shared.events import EventBus, connect_redis
 from tests.engine.support import RecordLog
 from tests.fixtures.engine import EngineProcess
@@ -50,6 +50,8 @@ class Platform:
     clock: Clock
     log: RecordLog
     events: EventBus
+
+    front_actor = Actor(user="admin", role=Role.ADMIN)
 
     async def settle(self) -> None:
         await settle(self.workers, self.engine.management_url)
