@@ -165,7 +165,8 @@ function renderTrend(trend) {
     xAxis: { type: 'category', data: trend.map((p) => p.label), ...axisStyle },
     yAxis: [
       { type: 'value', minInterval: 1, ...axisStyle },
-      { type: 'value', min: 0, max: 100, axisLabel: { color: COLORS.muted, formatter: '{value}%' }, splitLine: { show: false } },
+      // Resolved in a month can exceed found in it (older problems closing): the axis grows past 100% then.
+      { type: 'value', min: 0, max: (extent) => Math.max(100, Math.ceil(extent.max / 20) * 20), axisLabel: { color: COLORS.muted, formatter: '{value}%' }, splitLine: { show: false } },
     ],
     series: [
       { name: t('screen.found'), type: 'bar', data: trend.map((p) => p.found), itemStyle: { color: COLORS.blue }, barMaxWidth: 14 },
@@ -196,7 +197,7 @@ function renderAnalysis(byCategory, byUnit) {
     tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' } },
     grid: { left: 8, right: 30, top: 10, bottom: 10, containLabel: true },
     xAxis: { type: 'value', minInterval: 1, ...axisStyle },
-    yAxis: { type: 'category', data: units.map((u) => u.label), ...axisStyle, axisLabel: { color: COLORS.text, width: 110, overflow: 'truncate' } },
+    yAxis: { type: 'category', data: units.map((u) => u.label), ...axisStyle, axisLabel: { color: COLORS.text, width: 110, overflow: 'truncate', interval: 0 } },
     series: [
       { name: t('screen.open'), type: 'bar', stack: 'u', data: units.map((u) => u.open), itemStyle: { color: COLORS.amber }, barMaxWidth: 12 },
       { name: t('screen.resolved'), type: 'bar', stack: 'u', data: units.map((u) => u.resolved), itemStyle: { color: COLORS.green }, barMaxWidth: 12 },
@@ -238,7 +239,7 @@ function renderRace() {
     },
     grid: { left: 8, right: 40, top: 6, bottom: 6, containLabel: true },
     xAxis: { type: 'value', max: 100, ...axisStyle },
-    yAxis: { type: 'category', data: top.map((r) => r.label), ...axisStyle, axisLabel: { color: COLORS.text, width: 120, overflow: 'truncate' } },
+    yAxis: { type: 'category', data: top.map((r) => r.label), ...axisStyle, axisLabel: { color: COLORS.text, width: 120, overflow: 'truncate', interval: 0 } },
     series: [{
       type: 'bar', data: top.map((r) => r.score), barMaxWidth: 14, realtimeSort: false,
       itemStyle: { color: new window.echarts.graphic.LinearGradient(0, 0, 1, 0, [{ offset: 0, color: '#1e6fd9' }, { offset: 1, color: COLORS.blue }]) },
