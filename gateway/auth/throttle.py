@@ -36,7 +36,8 @@ class LoginThrottle:
     async def failed(self, username: str, address: str) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
             for key in self._keys(username, address):
-                pipe.incr(key).expire(key, self.window, nx=True)
+                # The window starts at the first failure (SET NX with a TTL; EXPIRE NX needs Redis 7).
+                pipe.set(key, 0, ex=self.window, nx=True).incr(key)
             await pipe.execute()
 
     async def succeeded(self, username: str) -> None:

@@ -39,7 +39,8 @@ def gateway_settings() -> GatewaySettings:
     # Message names are global in an engine: unique ones keep the tests sharing it apart.
     tag = uuid.uuid4().hex[:8]
     return GatewaySettings(login_max_failures=3, login_window_seconds=60, signing_message=f"signed-{tag}",
-                           approval_message=f"approval-{tag}", problem_message=f"problem-{tag}")
+                           approval_message=f"approval-{tag}", problem_message=f"problem-{tag}",
+                           cancel_message=f"cancelled-{tag}", approval_docking_process=f"docking-{tag}")
 
 
 async def open_services(engine: EngineProcess, redis_url: str, db: Path, settings: GatewaySettings) -> Services:

@@ -219,7 +219,7 @@ async def deploy(services: Services, *resources: tuple[str, bytes]) -> Any:
 
 
 async def inbox_task(services: Services, job: Any, *, project_code: str | None = None,
-                     problem_id: str | None = None) -> Any:
+                     problem_id: str | None = None, variables: dict[str, Any] | None = None) -> Any:
     """What the inbox worker writes for an activated user-task job (the gateway reads only the store)."""
     from shared.documents.models import NewTask
 
@@ -235,6 +235,62 @@ async def inbox_task(services: Services, job: Any, *, project_code: str | None =
                    candidate_groups=header_list("candidateGroups"), candidate_users=header_list("candidateUsers"),
                    assignee=headers.get("io.camunda.zeebe:assignee"),
                    form_key=headers.get("io.camunda.zeebe:formKey"), project_code=project_code,
-                   problem_id=problem_id, variables={"projectCode": project_code} if project_code else {},
+                   problem_id=problem_id,
+                   variables={**({"projectCode": project_code} if project_code else {}), **(variables or {})},
                    created_at=services.clock.now())
     return (await services.store.tasks.insert(task, actor=Actor.system("inbox"))).item
+
+
+def service_process(process_id: str, job_type: str, *, retries: int = 3) -> bytes:
+    """A none start event followed by a service task (a stand-in for a model started by CreateProcessInstance)."""
+    return bpmn(process_id, f'''
+      <bpmn:startEvent id="start"/>
+      <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="work"/>
+      <bpmn:serviceTask id="work"><bpmn:extensionElements>
+        <zeebe:taskDefinition type="{job_type}" retries="{retries}"/></bpmn:extensionElements></bpmn:serviceTask>
+      <bpmn:sequenceFlow id="f2" sourceRef="work" targetRef="end"/>
+      <bpmn:endEvent id="end"/>''')
+
+
+async def activate_user_task(services: Services, process_instance_key: int, timeout: float = 10.0) -> Any:
+    """The user-task job of one instance. Other tests' user-task jobs activated on the way are handed back
+    at once (FailJob keeping their retries), so tests sharing the engine do not hold each other's jobs."""
+    import asyncio
+
+    from pyzeebe.proto import gateway_pb2 as pb
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        request = pb.ActivateJobsRequest(type="io.camunda.zeebe:userTask", worker="gateway-tests", timeout=600_000,
+                                         maxJobsToActivate=32, requestTimeout=300)
+        mine = None
+        async for response in services.engine.stub.ActivateJobs(request):
+            for job in response.jobs:
+                if job.processInstanceKey == process_instance_key and mine is None:
+                    mine = job
+                else:
+                    await services.engine.stub.FailJob(pb.FailJobRequest(jobKey=job.key, retries=job.retries,
+                                                                         errorMessage="not this test's", retryBackOff=0))
+        if mine is not None:
+            return mine
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no user-task job for instance {process_instance_key}")
+
+
+def review_process(process_id: str, *, form_id: str | None = None, form_key: str | None = None, next_job: str,
+                   groups: str = "dept-zrzy", embedded: str | None = None) -> bytes:
+    """A user task for ``groups`` with a form, then a service task whose job shows the submitted variables."""
+    form = f'<zeebe:formDefinition formId="{form_id}"/>' if form_id else (
+        f'<zeebe:formDefinition formKey="{form_key}"/>' if form_key else "")
+    embedded_xml = (f'<bpmn:extensionElements><zeebe:userTaskForm id="embedded">{embedded}</zeebe:userTaskForm>'
+                    f'</bpmn:extensionElements>') if embedded else ""
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<bpmn:definitions {BPMN_NS} id="defs-{process_id}">'
+            f'<bpmn:process id="{process_id}" isExecutable="true">{embedded_xml}'
+            f'<bpmn:startEvent id="start"/><bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="review"/>'
+            f'<bpmn:userTask id="review" name="Review"><bpmn:extensionElements>{form}'
+            f'<zeebe:assignmentDefinition candidateGroups="{groups}"/></bpmn:extensionElements></bpmn:userTask>'
+            f'<bpmn:sequenceFlow id="f2" sourceRef="review" targetRef="after"/>'
+            f'<bpmn:serviceTask id="after"><bpmn:extensionElements><zeebe:taskDefinition type="{next_job}"/>'
+            f'</bpmn:extensionElements></bpmn:serviceTask>'
+            f'<bpmn:sequenceFlow id="f3" sourceRef="after" targetRef="end"/><bpmn:endEvent id="end"/>'
+            f'</bpmn:process></bpmn:definitions>').encode()
