@@ -13,6 +13,7 @@ import sys
 
 import grpc
 import httpx
+import redis.asyncio as aioredis
 from pyzeebe import ZeebeClient, create_insecure_channel, create_oauth2_client_credentials_channel
 
 from services.workers.registry import build_worker
@@ -22,7 +23,7 @@ from shared.clock import EngineClock
 from shared.documents import open_store
 from shared.events import EventBus
 from shared.logging import configure_logging, get_logger
-from shared.settings import ZeebeSettings
+from shared.settings import RedisSettings, ZeebeSettings
 
 log = get_logger("services.workers")
 
@@ -39,6 +40,15 @@ def zeebe_channel(settings: ZeebeSettings) -> grpc.aio.Channel:
     return create_insecure_channel(grpc_address=settings.address)
 
 
+def live_events(clock: EngineClock) -> EventBus:
+    """The Redis event stream, with short socket timeouts: a Redis that stops answering costs a job two
+    seconds and a warning, never a hung worker (events are best effort, see WorkerContext.emit)."""
+    redis_settings = RedisSettings()
+    client = aioredis.from_url(redis_settings.redis_url, decode_responses=True, socket_timeout=2,
+                               socket_connect_timeout=2)
+    return EventBus(client, stream=redis_settings.events_stream, maxlen=redis_settings.events_maxlen, clock=clock)
+
+
 async def run() -> int:
     configure_logging("workers")
     zeebe_settings = ZeebeSettings()
@@ -50,7 +60,7 @@ async def run() -> int:
     store = await open_store(clock=engine_clock)
     channel = zeebe_channel(zeebe_settings)
     http = httpx.AsyncClient()
-    events = EventBus.from_settings(clock=engine_clock) if settings.worker_events else None
+    events = live_events(engine_clock) if settings.worker_events else None
     ctx = WorkerContext(store=store, zeebe=ZeebeClient(channel, max_connection_retries=-1),
                         clock=JobClock(engine_clock), settings=settings, http=http, events=events)
     worker = build_worker(channel, ctx)

@@ -111,11 +111,12 @@ def job_entry(timeouts: dict[str, int]) -> Any:
 
     async def enter(job: Job) -> Job:
         variables = job.variables or {}
-        project = variables.get("projectCode")
+        known = {name: variables.get(key) for name, key in (("project_code", "projectCode"),
+                                                             ("problem_id", "problemId"))}
         bind_contextvars(
             job_key=job.key, job_type=job.type, process_instance_key=job.process_instance_key,
             element_id=job.element_id, bpmn_process_id=job.bpmn_process_id,
-            **({"project_code": project} if isinstance(project, str) else {}),
+            **{name: value for name, value in known.items() if isinstance(value, str)},
         )
         JobClock.enter(job, timeouts.get(job.type, 0))
         return job
