@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 
 import grpc
 import pytest
@@ -492,3 +493,31 @@ async def test_message_start_subscription_records_follow_the_versions(gateway: R
     records = log.records("MESSAGE_START_EVENT_SUBSCRIPTION", bpmnProcessId=pid)
     assert [(r["intent"], r["value"]["messageName"], r["value"]["startEventId"]) for r in records] == [
         ("CREATED", name, "msg_start"), ("DELETED", name, "msg_start")]
+
+
+async def test_buffered_messages_subscriptions_and_message_ids_survive_a_sigkill(tmp_path: Path) -> None:
+    engine = EngineProcess(tmp_path / "engine", sync="FULL").start()
+    log = Log(engine)
+    gateway = RawGateway(engine.address)
+    try:
+        pid, name = "durable-msg", "durable-paid"
+        await gateway.deploy((f"{pid}.bpmn", catch_model(pid, name)))
+        waiting = await gateway.create(pid, {"orderId": "w"})
+        await gateway.publish(name, "later", {"kept": True}, ttl=2 * HOUR, message_id="m-1")
+        await gateway.close()
+        engine.kill()
+        engine.start()
+        gateway = RawGateway(engine.address)
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await gateway.publish(name, "later", ttl=HOUR, message_id="m-1")
+        assert error.value.code() == grpc.StatusCode.ALREADY_EXISTS
+        await gateway.publish(name, "w", {"after": "restart"})  # the subscription outlived the crash
+        assert log.instance_state(waiting) == "ELEMENT_COMPLETED"
+        late = await gateway.create(pid, {"orderId": "later"})  # the buffered message too
+        assert log.instance_state(late) == "ELEMENT_COMPLETED" and log.variables(late)["kept"] is True
+        engine.clock_add(3 * HOUR)
+        expired = [r for r in log.records("MESSAGE", "EXPIRED", name=name) if r["value"]["correlationKey"] == "later"]
+        assert len(expired) == 1
+    finally:
+        await gateway.close()
+        engine.stop()

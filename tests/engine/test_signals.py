@@ -224,3 +224,25 @@ async def test_cancel_deletes_signal_subscriptions(gateway: RawGateway, log: Log
     assert signal_subscriptions(log, pid) == Counter({"CREATED": 1, "DELETED": 1})
     await gateway.broadcast(name)
     assert log.instance_state(key) == "ELEMENT_TERMINATED"
+
+
+async def test_event_based_gateway_with_a_signal_and_a_timer(engine: EngineProcess, gateway: RawGateway,
+                                                             log: Log) -> None:
+    pid, name = unique("sig-race"), unique("go-signal")
+    model = bpmn.process(
+        pid, bpmn.start(), more.event_gateway("race"), more.catch_event("go", more.signal("s")),
+        more.catch_event("late", more.timer("duration", "PT1H")), bpmn.end("went"), bpmn.end("timed_out"),
+        bpmn.chain("start", "race"), bpmn.flow("a", "race", "go"), bpmn.flow("b", "race", "late"),
+        bpmn.chain("go", "went"), bpmn.chain("late", "timed_out"), extra=bpmn.signal_def("s", name))
+    await gateway.deploy((f"{pid}.bpmn", model))
+    by_signal = await gateway.create(pid)
+    await gateway.broadcast(name, {"via": "signal"})
+    assert log.completed_elements(by_signal) == ["start", "race", "go", "went", pid]
+    assert log.variables(by_signal)["via"] == "signal"
+    by_timer = await gateway.create(pid)
+    engine.clock_add(2 * 3600_000)
+    assert log.completed_elements(by_timer) == ["start", "race", "late", "timed_out", pid]
+    await gateway.broadcast(name)
+    assert log.count(by_timer, "go") == 0
+    assert Counter(r["intent"] for r in log.records("SIGNAL_SUBSCRIPTION", bpmnProcessId=pid)) == Counter(
+        {"CREATED": 2, "DELETED": 2})
