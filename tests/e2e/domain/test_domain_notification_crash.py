@@ -78,7 +78,7 @@ async def test_redelivered_notification_job_sends_once(engine: EngineProcess, tm
                                   settings=WorkerSettings(dingtalk_webhook_url=sink.url), engine_clock=engine_clock)
         await second.start()
         await clock.add(int(timedelta(minutes=2).total_seconds() * 1000))  # past the job's 60 s timeout
-        await settle(second, engine.management_url)
+        await settle(second, engine.management_url, quiet=0.3)
         assert log_of.instance_state(instance) == "ELEMENT_COMPLETED"
         assert len(sink.requests) == 1
         [note] = (await store.notifications.list()).items

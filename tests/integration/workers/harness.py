@@ -54,7 +54,8 @@ class Platform:
     front_actor = Actor(user="admin", role=Role.ADMIN)
 
     async def settle(self) -> None:
-        await settle(self.workers, self.engine.management_url)
+        # A generous quiet window: on a loaded machine a short one could call a busy platform settled.
+        await settle(self.workers, self.engine.management_url, quiet=0.3)
 
     async def move(self, *, days: float = 0, hours: float = 0) -> None:
         """Move the engine clock (timers due meanwhile fire) and wait until the workers are done."""
