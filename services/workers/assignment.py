@@ -16,7 +16,7 @@ from pyzeebe import ZeebeTaskRouter
 from pyzeebe.errors import BusinessError
 
 from services.workers.escalation import problem_of
-from services.workers.runtime import PermanentFailure, WorkerContext
+from services.workers.runtime import PermanentFailure, WorkerContext, require
 from shared.documents.models import ProblemStatus, ResponsibleUnit, Stage, UnitKind
 from shared.domain import assignment as rules
 
@@ -82,12 +82,6 @@ def router(ctx: WorkerContext) -> ZeebeTaskRouter:
             chosen = rules.assign_by_hand(assistantUnitId, approvalUnitId, units)
         except rules.NoUnitMatch as error:
             raise BusinessError(rules.NO_UNIT_MATCH, str(error)) from None
-        return await record(require_id(problemId), chosen, "营商办人工指派")
+        return await record(require(problemId, "problemId"), chosen, "营商办人工指派")
 
     return r
-
-
-def require_id(value: Any) -> str:
-    if not isinstance(value, str) or not value:
-        raise PermanentFailure("variable 'problemId' is missing")
-    return value
