@@ -4,7 +4,8 @@
 
 1. Engine throughput with exporters off and on: load/bench_engine.py's tuned run (start → service task →
    end, 40 in flight, and open loop at 500/s), alternating off / documents+redis for `--rounds` rounds
-   so that the machine's other load falls on both alike; prints each run and the medians.
+   so that the machine's other load falls on both alike; prints each run, the CPU the engine and the
+   exporter process spent per instance, the exporters' lag when the run ends, and the medians.
 2. Exporter speed: an engine log of `--instances` instances is written with exporters off, then
    `python -m services.engine.exporters` exports it from scratch, once per exporter (documents store on
    SQLite, Redis); prints records/s from its first report to the head of the log (process start-up and
@@ -28,7 +29,7 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from load.bench_engine import MODEL, run  # noqa: E402
+from load.bench_engine import MODEL  # noqa: E402
 from shared.redis_server import RedisServer  # noqa: E402
 from tests.engine.support import RawGateway  # noqa: E402
 from tests.fixtures.engine import EngineProcess  # noqa: E402
@@ -44,6 +45,82 @@ def _exporters(documents: str | None, redis: str | None) -> None:
             os.environ.pop(name, None)
 
 
+def _measured_run(label: str, instances: int, concurrency: int, rate: float, tmp: Path) -> dict:
+    """bench_engine's tuned run, plus the CPU the engine and its exporter process spent on the measured part
+    (wall-clock throughput swings with whatever else the machine runs; CPU per instance hardly does)."""
+    import multiprocessing as mp
+
+    import psutil
+
+    from load.bench_engine import _client_process, _worker_process
+
+    engine = EngineProcess(tmp / f"engine-{time.monotonic_ns()}", clock_controlled=False, sync="FULL").start()
+    try:
+        async def deploy() -> None:
+            gateway = RawGateway(engine.address)
+            await gateway.deploy(("bench.bpmn", MODEL))
+            await gateway.close()
+
+        asyncio.run(deploy())
+        ctx = mp.get_context("spawn")
+        ready, stop, results = ctx.Event(), ctx.Event(), ctx.Queue()
+        worker = ctx.Process(target=_worker_process, args=(engine.address, True, ready, stop))
+        worker.start()
+        ready.wait(30)
+        warmup = ctx.Process(target=_client_process, args=(engine.address, 200, 20, 0, results))
+        warmup.start()
+        results.get()
+        warmup.join()
+        assert engine.process is not None
+        process = psutil.Process(engine.process.pid)
+
+        def cpu() -> tuple[float, float]:
+            exporters = sum(sum(c.cpu_times()[:2]) for c in process.children())
+            return sum(process.cpu_times()[:2]), exporters
+
+        engine_before, exporters_before = cpu()
+        client = ctx.Process(target=_client_process, args=(engine.address, instances, concurrency, rate, results))
+        client.start()
+        elapsed, latencies = results.get()
+        client.join()
+        engine_after, exporters_after = cpu()
+        lag = _lag(engine)
+        caught_up = _catch_up(engine) if lag else 0.0
+        stop.set()
+        worker.join(10)
+    finally:
+        engine.stop()
+    latencies.sort()
+    figures = {
+        "label": label, "per_second": len(latencies) / elapsed,
+        "p50_ms": statistics.median(latencies) * 1000, "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        "engine_cpu_ms": (engine_after - engine_before) * 1000 / instances,
+        "exporter_cpu_ms": (exporters_after - exporters_before) * 1000 / instances,
+    }
+    print(f"{label:<38} {figures['per_second']:7.1f}/s  p50 {figures['p50_ms']:6.1f} ms  p99 {figures['p99_ms']:6.1f} ms"
+          f"  CPU/instance: engine {figures['engine_cpu_ms']:.3f} ms, exporters {figures['exporter_cpu_ms']:.3f} ms"
+          + (f"  lag at the end {lag} records, caught up {caught_up:.1f} s later" if lag else ""), flush=True)
+    return figures
+
+
+def _metrics(engine: EngineProcess) -> dict[str, float]:
+    import re
+
+    return {name: float(value) for name, value in re.findall(r"^(zeebe_exporter_\w+\{[^}]*\}) (\S+)$",
+                                                              engine.metrics(), re.MULTILINE)}
+
+
+def _lag(engine: EngineProcess) -> int:
+    return int(max((v for k, v in _metrics(engine).items() if k.startswith("zeebe_exporter_lag")), default=0))
+
+
+def _catch_up(engine: EngineProcess) -> float:
+    started = time.perf_counter()
+    while _lag(engine) and time.perf_counter() - started < 120:
+        time.sleep(0.05)
+    return time.perf_counter() - started
+
+
 def engine_throughput(instances: int, rounds: int, redis_url: str, tmp: Path) -> None:
     print("engine throughput, exporters off vs documents (SQLite) + redis, alternating:")
     figures: dict[str, list[dict]] = {"off": [], "on": []}
@@ -51,17 +128,17 @@ def engine_throughput(instances: int, rounds: int, redis_url: str, tmp: Path) ->
         for mode in ("off", "on"):
             documents = f"sqlite:///{tmp / f'documents-{i}.sqlite3'}" if mode == "on" else None
             _exporters(documents, redis_url if mode == "on" else None)
-            figures[mode].append(run(f"exporters {mode}, 40 in flight", tuned=True, instances=instances,
-                                     concurrency=40))
-            figures[mode].append(run(f"exporters {mode}, open loop at 500/s", tuned=True, instances=instances,
-                                     concurrency=0, rate=500.0))
+            figures[mode].append(_measured_run(f"exporters {mode}, 40 in flight", instances, 40, 0, tmp))
+            figures[mode].append(_measured_run(f"exporters {mode}, open loop at 500/s", instances, 0, 500.0, tmp))
     _exporters(None, None)
     for mode, runs in figures.items():
         closed = [f for f in runs if "40 in flight" in f["label"]]
         open_loop = [f for f in runs if "open loop" in f["label"]]
         print(f"median, exporters {mode}: {statistics.median(f['per_second'] for f in closed):7.1f} instances/s "
               f"(40 in flight); open loop 500/s p50 {statistics.median(f['p50_ms'] for f in open_loop):6.1f} ms "
-              f"p99 {statistics.median(f['p99_ms'] for f in open_loop):6.1f} ms")
+              f"p99 {statistics.median(f['p99_ms'] for f in open_loop):6.1f} ms; CPU per instance: engine "
+              f"{statistics.median(f['engine_cpu_ms'] for f in runs):.3f} ms, exporter process "
+              f"{statistics.median(f['exporter_cpu_ms'] for f in runs):.3f} ms")
 
 
 async def _fill(engine: EngineProcess, instances: int) -> None:
