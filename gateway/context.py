@@ -68,7 +68,7 @@ class Services:
             self.clock.start()
 
     async def close(self) -> None:
-        if isinstance(self.clock, EngineClock) and self.owned:
+        if isinstance(self.clock, EngineClock) and self.owned:  # a clock given by a test is the test's
             await self.clock.aclose()
         if self.owned:
             await self.engine.close()

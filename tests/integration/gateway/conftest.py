@@ -15,7 +15,7 @@ from gateway.app import create_app
 from gateway.context import Services
 from gateway.engine import EngineGateway
 from gateway.settings import GatewaySettings
-from shared.clock import EngineClock
+from shared.clock import Clock, EngineClock
 from shared.documents import open_store
 from shared.events import EventBus, connect_redis
 from shared.settings import AppSettings, SecretSettings, ZeebeSettings
@@ -43,10 +43,12 @@ def gateway_settings() -> GatewaySettings:
                            cancel_message=f"cancelled-{tag}", approval_docking_process=f"docking-{tag}")
 
 
-async def open_services(engine: EngineProcess, redis_url: str, db: Path, settings: GatewaySettings) -> Services:
+async def open_services(engine: EngineProcess, redis_url: str, db: Path, settings: GatewaySettings,
+                        clock: Clock | None = None) -> Services:
     zeebe = ZeebeSettings(address=engine.address, management_url=engine.management_url)
-    clock = EngineClock(engine.management_url)
-    await clock.refresh()
+    if clock is None:
+        clock = EngineClock(engine.management_url)
+        await clock.refresh()
     store = await open_store(f"sqlite:///{db}", clock=clock)
     redis = connect_redis(redis_url)
     secrets = SecretSettings(jwt_secret=SecretStr("jwt-secret-for-tests-0123456789abcdef0123"),

@@ -5,6 +5,15 @@ from __future__ import annotations
 import json
 import uuid
 
+from shared.documents.models import (
+    ApprovalRecord,
+    ApprovalSource,
+    Light,
+    NewProblem,
+    ProblemOrigin,
+    ResponsibleUnit,
+)
+from tests.fixtures.domain import at
 from tests.integration.gateway.support import (
     SEED,
     Api,
@@ -15,8 +24,6 @@ from tests.integration.gateway.support import (
     snapshot,
     variables_of,
 )
-from shared.documents.models import ApprovalRecord, ApprovalSource, Light, NewProblem, ProblemOrigin, ResponsibleUnit
-from tests.fixtures.domain import at
 
 NEW = {
     "project_code": "2024-320812-34-03-000001", "name": "液压机组厂", "investor": {"company": "淮安液压有限公司"},
