@@ -1,11 +1,12 @@
 """What the engine process does for its exporters: run them as a child process, and compact the log behind them.
 
 Why a child process, not tasks in the engine: the engine is one Python event loop on one core. Exporting
-costs CPU per record (decoding, projecting, validating, writing: about 45 µs a record for the documents
+costs CPU per record (decoding, projecting, validating, writing: about 40 µs a record for the documents
 store, 12 µs for Redis), and the engine writes ~25,000 records/s at full load. On a thread of the engine
-process that CPU would be taken from the engine under the same GIL (measured: 1,183 → 648 instances/s);
-in a process of its own it runs on another core, and a crash or a memory blow-up there cannot take the
-engine down. The engine still starts and stops it, so `make run` stays one command: the child reads the
+process that CPU is taken from the engine under the same GIL (a prototype that did so cut the benchmark
+from 1,183 to 648 instances/s); in a process of its own it runs on another core, at a lower priority,
+and the engine's own CPU per instance stays what it was without exporters (load/bench_exporters.py).
+A crash or a memory blow-up there cannot take the engine down either. The engine still starts and stops it, so `make run` stays one command: the child reads the
 committed log through its own SQLite connection, reports its positions on stdout, and exits when its
 stdin closes (the engine stopped, or was killed). If it dies, the engine starts it again after a pause.
 
