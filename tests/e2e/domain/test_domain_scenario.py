@@ -7,7 +7,8 @@ from collections import Counter
 from datetime import time
 from pathlib import Path
 
-from services.demo.scenario import Scenario, ScenarioConfig, all_flags, all_problems, all_projects, at_day
+from services.demo.dashboard import all_flags, all_problems, all_projects
+from services.demo.scenario import Scenario, ScenarioConfig, at_day
 from shared.documents import open_store
 from shared.documents.models import ProblemOrigin, ProblemStatus, UnitTaskStatus
 
