@@ -1,7 +1,9 @@
 """python -m services.workers — every worker family against ZEEBE_ADDRESS until SIGTERM or Ctrl-C.
 
 Camunda 8: set ZEEBE_CLIENT_ID, ZEEBE_CLIENT_SECRET and ZEEBE_AUTHORIZATION_SERVER_URL (and
-ZEEBE_TOKEN_AUDIENCE) and the workers connect over TLS with OAuth client credentials.
+ZEEBE_TOKEN_AUDIENCE) and the workers connect over TLS with OAuth client credentials; domain time is then the
+system clock, unless ZEEBE_MANAGEMENT_URL names an actuator to follow. Against our engine, domain time
+follows its actuator clock (real time unless the clock is controlled).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pyzeebe import ZeebeClient, create_insecure_channel, create_oauth2_client_c
 from services.workers.registry import build_worker
 from services.workers.runtime import JobClock, WorkerContext
 from services.workers.settings import WorkerSettings
-from shared.clock import EngineClock
+from shared.clock import Clock, EngineClock, SystemClock
 from shared.documents import open_store
 from shared.events import EventBus
 from shared.logging import configure_logging, get_logger
@@ -40,7 +42,7 @@ def zeebe_channel(settings: ZeebeSettings) -> grpc.aio.Channel:
     return create_insecure_channel(grpc_address=settings.address)
 
 
-def live_events(clock: EngineClock) -> EventBus:
+def live_events(clock: Clock) -> EventBus:
     """The Redis event stream, with short socket timeouts: a Redis that stops answering costs a job two
     seconds and a warning, never a hung worker (events are best effort, see WorkerContext.emit)."""
     redis_settings = RedisSettings()
@@ -54,15 +56,19 @@ async def run() -> int:
     zeebe_settings = ZeebeSettings()
     settings = WorkerSettings()
     engine_clock = EngineClock(zeebe_settings.actuator_url, refresh_interval=1.0)
-    with contextlib.suppress(httpx.HTTPError, ValueError):
-        await engine_clock.refresh()
-    engine_clock.start()
-    store = await open_store(clock=engine_clock)
+    # A Camunda 8 cluster reached with OAuth has no actuator clock to follow unless one is named explicitly.
+    follow_engine = not zeebe_settings.oauth_enabled or zeebe_settings.management_url is not None
+    if follow_engine:
+        with contextlib.suppress(httpx.HTTPError, ValueError):
+            await engine_clock.refresh()
+        engine_clock.start()
+    base_clock: Clock = engine_clock if follow_engine else SystemClock()
+    store = await open_store(clock=base_clock)
     channel = zeebe_channel(zeebe_settings)
     http = httpx.AsyncClient()
-    events = live_events(engine_clock) if settings.worker_events else None
+    events = live_events(base_clock) if settings.worker_events else None
     ctx = WorkerContext(store=store, zeebe=ZeebeClient(channel, max_connection_retries=-1),
-                        clock=JobClock(engine_clock), settings=settings, http=http, events=events)
+                        clock=JobClock(base_clock), settings=settings, http=http, events=events)
     worker = build_worker(channel, ctx)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
