@@ -17,6 +17,7 @@ file in bpmn/, for a gateway that serves forms by id).
 """
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from pyzeebe import Job, ZeebeTaskRouter
@@ -25,6 +26,7 @@ from services.workers.runtime import (
     USER_TASK_JOB_TYPE,
     KeepActivated,
     PermanentFailure,
+    RetryLater,
     WorkerContext,
     parse_time,
 )
@@ -84,7 +86,13 @@ def router(ctx: WorkerContext) -> ZeebeTaskRouter:
             new = task_from_job(job, variables, name, ctx.now())
         except ValueError as error:  # pydantic's ValidationError too
             raise PermanentFailure(f"user task {job.element_id}: {error}") from None
-        await ctx.store.tasks.insert(new, actor=actor)
+        try:
+            await ctx.store.tasks.insert(new, actor=actor)
+        except ValueError as error:  # the store refused the task itself (InvalidInput)
+            raise PermanentFailure(f"user task {job.element_id}: {error}") from None
+        except Exception as error:
+            # A user task has one retry: spending it would turn a database hiccup into an incident.
+            raise RetryLater(f"inbox insert failed: {error!r}", timedelta(seconds=10), keep_retries=True) from error
         raise KeepActivated()
 
     @r.task(task_type="inbox.withdraw")

@@ -7,7 +7,7 @@ fails is decided here, once:
 - ``BusinessError`` (pyzeebe) → ThrowError with its code, for the model to catch;
 - ``PermanentFailure`` → FailJob with no retries left: an incident at once (bad configuration, a broken
   invariant), because retrying cannot help;
-- ``RetryLater`` → FailJob with one retry fewer and the back-off it asks for;
+- ``RetryLater`` → FailJob with one retry fewer (or as many, if it says so) and the back-off it asks for;
 - ``KeepActivated`` → nothing: the job stays activated (the inbox holds user-task jobs that way);
 - anything else → FailJob with one retry fewer and an exponential back-off, so a database or network
   hiccup heals itself and a persistent fault becomes an incident once the model's retries are spent.
@@ -44,9 +44,13 @@ class PermanentFailure(Exception):
 
 
 class RetryLater(Exception):
-    def __init__(self, message: str, backoff: timedelta) -> None:
+    """Fail the job with a back-off; ``keep_retries`` hands it out again without using up a retry (for
+    jobs whose retries are not ours to spend, such as user-task jobs with their single retry)."""
+
+    def __init__(self, message: str, backoff: timedelta, *, keep_retries: bool = False) -> None:
         super().__init__(message)
         self.backoff = backoff
+        self.keep_retries = keep_retries
 
 
 class KeepActivated(Exception):
@@ -148,6 +152,11 @@ async def handle_exception(error: Exception, job: Job, controller: JobController
                                                  retry_back_off_ms=0, variables={})
         return
     backoff = error.backoff if isinstance(error, RetryLater) else backoff_for(job, timedelta(seconds=5))
+    if isinstance(error, RetryLater) and error.keep_retries:
+        log.warning("job handed back; will retry", error=str(error), backoff_s=backoff.total_seconds())
+        await controller._zeebe_adapter.fail_job(job_key=job.key, retries=job.retries, message=str(error),
+                                                 retry_back_off_ms=int(backoff.total_seconds() * 1000), variables={})
+        return
     log.warning("job failed; will retry", error=f"{type(error).__name__}: {error}", retries_left=job.retries - 1,
                 backoff_s=backoff.total_seconds(), exc_info=not isinstance(error, RetryLater))
     await controller.set_failure_status(f"{type(error).__name__}: {error}",
