@@ -135,6 +135,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                 responses.setdefault("422", {"description": "Invalid input", "content": problem})
             if operation.get("requestBody"):
                 responses.setdefault("413", {"description": "Request body too large", "content": problem})
+                responses.setdefault("400", {"description": "The body cannot be parsed (not JSON, not multipart)",
+                                             "content": problem})
     app.openapi_schema = schema
     return schema
 

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
-from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, field_serializer
+from pydantic import AfterValidator, BaseModel, ConfigDict, SerializerFunctionWrapHandler, field_serializer
 
 from gateway.errors import FieldError, Unprocessable
 from shared.clock import DISPLAY_ZONE, to_display
@@ -82,4 +82,14 @@ def period_from_query(start: datetime | date | None, end: datetime | date | None
     return Period(start=begin, end=finish)
 
 
-DateOrTime = date | datetime
+MIN_YEAR, MAX_YEAR = 1970, 2200
+
+
+def _sane_year(value: date | datetime) -> date | datetime:
+    # Also keeps instants far from the calendar's ends, where a zone shift overflows.
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"year {value.year} is outside {MIN_YEAR}-{MAX_YEAR}")
+    return value
+
+
+DateOrTime = Annotated[date | datetime, AfterValidator(_sane_year)]

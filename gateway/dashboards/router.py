@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -10,7 +9,7 @@ from fastapi.responses import Response
 
 from gateway.auth.dependencies import require
 from gateway.auth.principal import Caller
-from gateway.common import month_period, period_from_query, year_period
+from gateway.common import DateOrTime, month_period, period_from_query, year_period
 from gateway.context import ServicesDep
 from gateway.dashboards import schemas as s
 from gateway.dashboards import service
@@ -21,8 +20,8 @@ from shared.documents.models import Role
 router = APIRouter(prefix="/api/dashboards", tags=["dashboards"], responses=problem_responses(401, 403, 422))
 
 DashboardReader = Annotated[Caller, Depends(require(Role.ADMIN, Role.LEADER))]
-From = Annotated[date | datetime | None, Query(alias="from", description="start of the period (default: 1 January)")]
-To = Annotated[date | datetime | None, Query(alias="to", description="end of the period, inclusive for a date "
+From = Annotated[DateOrTime | None, Query(alias="from", description="start of the period (default: 1 January)")]
+To = Annotated[DateOrTime | None, Query(alias="to", description="end of the period, inclusive for a date "
                                                                       "(default: end of this year)")]
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response, status
@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway.announce import announce
 from gateway.auth.dependencies import require
 from gateway.auth.principal import Caller
-from gateway.common import Out, PageOut, Pagination, page_out, period_from_query, year_period
+from gateway.common import DateOrTime, Out, PageOut, Pagination, page_out, period_from_query, year_period
 from gateway.context import ServicesDep
 from gateway.errors import FieldError, Forbidden, NotFoundProblem, Unprocessable, problem_responses
 from gateway.projects.counties import county_names
@@ -101,8 +101,8 @@ async def list_evaluations(
     caller: EvaluationReader, services: ServicesDep, page: Pagination,
     project_code: Annotated[str | None, Query(max_length=64)] = None,
     county_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
-    at_from: Annotated[date | datetime | None, Query(alias="from")] = None,
-    at_to: Annotated[date | datetime | None, Query(alias="to")] = None,
+    at_from: Annotated[DateOrTime | None, Query(alias="from")] = None,
+    at_to: Annotated[DateOrTime | None, Query(alias="to")] = None,
 ) -> dict[str, Any]:
     period = period_from_query(at_from, at_to, year_period(services.clock.now())) if at_from or at_to else None
     if caller.principal.has(Role.ADMIN, Role.LEADER):
@@ -125,8 +125,8 @@ async def list_evaluations(
 @router.get("/summary", response_model=SummaryOut, summary="Average scores by county and by department")
 async def summary(
     caller: SummaryReader, services: ServicesDep,
-    at_from: Annotated[date | datetime | None, Query(alias="from")] = None,
-    at_to: Annotated[date | datetime | None, Query(alias="to")] = None,
+    at_from: Annotated[DateOrTime | None, Query(alias="from")] = None,
+    at_to: Annotated[DateOrTime | None, Query(alias="to")] = None,
     county_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
 ) -> SummaryOut:
     period = period_from_query(at_from, at_to, year_period(services.clock.now()))

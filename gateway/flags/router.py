@@ -5,14 +5,14 @@ Leaders and admins see every unit's flags; unit staff see their own units' (anot
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
 from gateway.auth.dependencies import require
 from gateway.auth.principal import Caller
-from gateway.common import Out, PageOut, Pagination, period_from_query, year_period
+from gateway.common import DateOrTime, Out, PageOut, Pagination, period_from_query, year_period
 from gateway.context import ServicesDep
 from gateway.errors import Forbidden, problem_responses
 from shared.documents.models import Flag, PageRequest, Role
@@ -41,8 +41,8 @@ async def list_flags(
     caller: FlagReader, services: ServicesDep, page: Pagination,
     unit_id: Annotated[str | None, Query(max_length=64)] = None,
     state: Annotated[Literal["open", "all"], Query(description="open: currently flagged; all: raised in the period")] = "open",
-    raised_from: Annotated[date | datetime | None, Query(alias="from")] = None,
-    raised_to: Annotated[date | datetime | None, Query(alias="to")] = None,
+    raised_from: Annotated[DateOrTime | None, Query(alias="from")] = None,
+    raised_to: Annotated[DateOrTime | None, Query(alias="to")] = None,
 ) -> dict[str, Any]:
     everything = caller.principal.has(Role.ADMIN, Role.LEADER)
     if unit_id is not None and not everything and unit_id not in caller.principal.unit_ids:

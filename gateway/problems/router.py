@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from gateway.common import PageOut, Pagination, local_instant
+from gateway.common import DateOrTime, PageOut, Pagination, local_instant
 from gateway.context import ServicesDep
 from gateway.errors import Unprocessable, problem_responses
 from gateway.problems import service
@@ -24,8 +24,8 @@ async def list_problems(
     unit_id: Annotated[str | None, Query(max_length=64)] = None,
     project_code: Annotated[str | None, Query(max_length=64)] = None,
     origin: ProblemOrigin | None = None,
-    raised_from: Annotated[date | datetime | None, Query(alias="from", description="raised on or after")] = None,
-    raised_to: Annotated[date | datetime | None, Query(alias="to", description="raised on or before (a date: that whole day)")] = None,
+    raised_from: Annotated[DateOrTime | None, Query(alias="from", description="raised on or after")] = None,
+    raised_to: Annotated[DateOrTime | None, Query(alias="to", description="raised on or before (a date: that whole day)")] = None,
 ) -> dict[str, object]:
     raised = None
     if raised_from is not None or raised_to is not None:

@@ -183,4 +183,4 @@ class ClockAddIn(BaseModel):
 class ClockPinIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    epoch_milli: int = Field(ge=0, le=2**53, description="instant to stop the engine clock at")
+    epoch_milli: int = Field(ge=0, le=7_258_118_400_000, description="instant to stop the engine clock at (before 2200)")

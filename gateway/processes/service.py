@@ -207,6 +207,8 @@ async def clock(services: Services, method: str, path: str = "", body: dict[str,
         raise ServiceUnavailable(f"the engine's management endpoint {url} did not answer: {exc}") from exc
     if response.status_code == 404:
         raise ConflictProblem("the engine's clock is not controllable (start it with --clock-controlled)")
+    if 400 <= response.status_code < 500:
+        raise Unprocessable(f"the engine refused the clock change: {response.text[:300]}")
     if response.status_code >= 400:
         raise ServiceUnavailable(f"the engine answered {response.status_code} to {method} {url}: {response.text[:200]}")
     data = response.json()

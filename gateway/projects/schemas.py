@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.common import Out
+from gateway.common import DateOrTime, Out
 from shared.documents.models import (
     ApprovalSource,
     Code,
@@ -39,7 +39,7 @@ class ProjectIn(BaseModel):
                                     description="needed only for a county the platform does not know yet")
     industry: str = Field(min_length=1, max_length=100)
     amount_cny: int = Field(ge=0, le=10**15, description="investment in whole yuan")
-    signed_at: date | datetime
+    signed_at: DateOrTime
     assistant_unit_id: Code | None = None
     investor_user_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list,
                                                                                        max_length=20)
@@ -56,7 +56,7 @@ class ProjectUpdate(BaseModel):
     county_name: str | None = Field(default=None, min_length=1, max_length=100)
     industry: str = Field(min_length=1, max_length=100)
     amount_cny: int = Field(ge=0, le=10**15)
-    signed_at: date | datetime
+    signed_at: DateOrTime
     assistant_unit_id: Code | None = None
     investor_user_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list,
                                                                                        max_length=20)

@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 
-from gateway.common import PageOut, Pagination, local_instant, page_out
+from gateway.common import DateOrTime, PageOut, Pagination, local_instant, page_out
 from gateway.context import ServicesDep
 from gateway.errors import Forbidden, problem_responses
 from gateway.tasks import service
@@ -27,7 +26,7 @@ async def list_tasks(
     caller: TaskWorker, services: ServicesDep, page: Pagination,
     process: Annotated[str | None, Query(max_length=256, description="BPMN process id")] = None,
     project: Annotated[str | None, Query(max_length=64, description="project code")] = None,
-    due_before: Annotated[date | datetime | None, Query(description="a date means that local day's start")] = None,
+    due_before: Annotated[DateOrTime | None, Query(description="a date means that local day's start")] = None,
     unassigned: Annotated[bool, Query(description="only tasks nobody has claimed")] = False,
     mine: Annotated[bool, Query(description="only tasks assigned to me")] = False,
     view: Annotated[Literal["inbox", "all"], Query(description="'all': every open task (admins, leaders)")] = "inbox",

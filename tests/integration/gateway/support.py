@@ -294,3 +294,73 @@ def review_process(process_id: str, *, form_id: str | None = None, form_key: str
             f'</bpmn:extensionElements></bpmn:serviceTask>'
             f'<bpmn:sequenceFlow id="f3" sourceRef="after" targetRef="end"/><bpmn:endEvent id="end"/>'
             f'</bpmn:process></bpmn:definitions>').encode()
+
+
+class GatewayProcess:
+    """``python -m gateway`` as its own process on a free port, configured through the environment only."""
+
+    def __init__(self, *, engine_address: str, management_url: str, documents_url: str, redis_url: str,
+                 secrets: dict[str, str], log_path: Any, extra_env: dict[str, str] | None = None) -> None:
+        import socket
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.env = {
+            "ZEEBE_ADDRESS": engine_address, "ZEEBE_MANAGEMENT_URL": management_url, "DOCUMENTS_URL": documents_url,
+            "REDIS_URL": redis_url, "JWT_SECRET": secrets["jwt"], "INGEST_HMAC_SECRET_GONGGAI": secrets["gonggai"],
+            "INGEST_HMAC_SECRET_TUZHI": secrets["tuzhi"], "LOG_FORMAT": "json", "LOG_LEVEL": "WARNING",
+            "QLY_ENV": "dev", **(extra_env or {}),
+        }
+        self.log_path = log_path
+        self.process: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> GatewayProcess:
+        import os
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        root = Path(__file__).resolve().parents[3]
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen([sys.executable, "-m", "gateway", "--port", str(self.port)], cwd=root,
+                                        env={**os.environ, **self.env, "PYTHONPATH": str(root)}, stdout=log,
+                                        stderr=subprocess.STDOUT)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the gateway exited with {self.process.returncode}: {self.log()}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"the gateway did not start: {self.log()}")
+
+    def log(self) -> str:
+        from pathlib import Path
+
+        try:
+            return Path(self.log_path).read_text(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    def stop(self) -> int | None:
+        import signal
+        import subprocess
+
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
