@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -36,9 +37,37 @@ ENGINE_PREFIX = "engine."
 
 
 class Visibility:
+    """What one connection may see. A person's projects change while they watch (a project imported for
+    them, a problem assigned to their unit), so events that can change membership mark the scope stale, and
+    an event outside a stale scope makes it be read again before it is refused. Reading is throttled to a
+    small share of the time (at least 0.2 s apart, and ten times as long as the last read took)."""
+
+    MEMBERSHIP = ("project.", "problem.", "approval.", "task.")
+    STALE_AFTER = 30.0
+
     def __init__(self, principal: Principal, scope: Scope) -> None:
         self.principal = principal
         self.scope = scope
+        self.read_at = time.monotonic()
+        self.read_cost = 0.0
+        self.stale = False
+
+    def note(self, event: Event) -> None:
+        if event.type.startswith(self.MEMBERSHIP):
+            self.stale = True
+
+    async def refreshed_allows(self, services: Services, event: Event) -> bool:
+        if self.principal.sees_everything:
+            return False
+        age = time.monotonic() - self.read_at
+        if not (self.stale or age > self.STALE_AFTER) or age < max(0.2, 10 * self.read_cost):
+            return False
+        started = time.monotonic()
+        self.scope = await scope_of(services, self.principal)
+        self.read_at = time.monotonic()
+        self.read_cost = self.read_at - started
+        self.stale = False
+        return self.allows(event)
 
     def allows(self, event: Event) -> bool:
         p = self.principal
@@ -112,7 +141,8 @@ async def _stream(request: Request, services: Services, visibility: Visibility, 
                 continue
             if event is None:
                 return
-            if visibility.allows(event):
+            visibility.note(event)
+            if visibility.allows(event) or await visibility.refreshed_allows(services, event):
                 yield event.to_sse()
     finally:
         task.cancel()

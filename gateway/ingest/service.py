@@ -82,7 +82,8 @@ async def ingest_one(services: Services, post: SignedPost, raw: Any) -> IngestRe
         "unit_name": record.unit_name, "occurred_at": record.occurred_at.isoformat()},
         project_code=record.project_code, county_code=project.county.code if project else None,
         unit_ids=[project.assistant_unit_id] if project and project.assistant_unit_id else [])
-    return IngestResult(status="accepted" if saved.created else "duplicate",
+    # "accepted" even when the docking worker stored the record first: this post is what handed it over.
+    return IngestResult(status="accepted",
                         source_record_id=record.source_record_id, project_code=record.project_code,
                         supervised=project is not None, record=ApprovalOut.model_validate(saved.item.model_dump()),
                         process_instance_key=instance_key, message_key=message_key)
