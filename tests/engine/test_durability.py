@@ -126,3 +126,27 @@ async def test_restart_continues_from_committed_state(tmp_path: Path) -> None:
     finally:
         await gateway.close()
         engine.stop()
+
+
+async def test_positions_continue_after_the_whole_log_was_compacted(tmp_path: Path) -> None:
+    """Exporters resume by position: a log emptied by compaction must not restart positions at 1."""
+    import sqlite3
+
+    engine = EngineProcess(tmp_path / "engine").start()
+    gateway = RawGateway(engine.address)
+    try:
+        await gateway.deploy(("p.bpmn", bpmn.simple("p", "x")))
+        await gateway.create("p")
+        last = max(r["position"] for r in RecordLog(engine).records())
+        engine.stop()
+        with sqlite3.connect(engine.data_dir / "engine.sqlite3") as conn:
+            conn.execute("DELETE FROM records")
+        engine.start()
+        await gateway.close()
+        gateway = RawGateway(engine.address)
+        await gateway.create("p")
+        positions = [r["position"] for r in RecordLog(engine).records()]
+        assert positions and min(positions) == last + 1
+    finally:
+        await gateway.close()
+        engine.stop()

@@ -200,7 +200,8 @@ def test_variables_keep_their_latest_value() -> None:
     projection = DocumentsProjection()
     changes = by_key(projection.apply_all([
         log.variable("CREATED", 30, "amount", 100),
-        log.record("VARIABLE", "DOCUMENT_UPDATED", 29, {"scopeKey": PIK, "updateSemantics": "PROPAGATE",
+        # SetVariables' VARIABLE_DOCUMENT record is followed by a VARIABLE record per variable
+        log.record("VARIABLE_DOCUMENT", "UPDATED", 29, {"scopeKey": PIK, "updateSemantics": "PROPAGATE",
                                                         "variables": {"amount": 250}}),
         log.variable("UPDATED", 30, "amount", 250, ts=T0 + 4),
         log.variable("CREATED", 31, "note", {"text": "延期"}, scope=12),

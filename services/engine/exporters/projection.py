@@ -323,7 +323,7 @@ class DocumentsProjection:
 
     def _variable(self, record: Record) -> None:
         if record.intent not in ("CREATED", "UPDATED"):
-            return  # DOCUMENT_UPDATED (SetVariables) is followed by a CREATED/UPDATED per variable
+            return
         value = record.value
         self._put(ViewKind.VARIABLE, record.key, {
             "process_instance_key": value["processInstanceKey"], "scope_key": value["scopeKey"],

@@ -257,7 +257,7 @@ class Gateway(GatewayServicer):
             else:
                 self.engine.variables.propagate(scope.key, variables)
             key = self.engine.state.new_key()
-            self.engine.write(key, ValueType.VARIABLE, "DOCUMENT_UPDATED", {
+            self.engine.write(key, ValueType.VARIABLE_DOCUMENT, "UPDATED", {
                 "scopeKey": scope.key, "updateSemantics": "LOCAL" if request.local else "PROPAGATE",
                 "variables": variables, "tenantId": DEFAULT_TENANT})
             self.engine.run()

@@ -247,6 +247,8 @@ class EngineState:
         if self._meta_dirty or pending_commands is not None:
             batch.meta = {
                 "next_key": self.next_key,
+                # kept here too, so a log compacted to nothing still continues its positions
+                "position": self.position,
                 "clock": {"offset": self.clock_offset_ms, "pinned": self.clock_pinned_ms},
             }
             if pending_commands is not None:
@@ -265,7 +267,7 @@ class EngineState:
         clock = meta.get("clock") or {}
         self.clock_offset_ms = clock.get("offset", 0)
         self.clock_pinned_ms = clock.get("pinned")
-        self.position = journal.last_position()
+        self.position = max(journal.last_position(), meta.get("position", 0))
         for row in journal.load_table("resources"):
             self.resources[row["key"]] = row
         for row in journal.load_table("elements"):
