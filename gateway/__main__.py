@@ -1,4 +1,4 @@
-"""``python -m gateway [--host H] [--port P]`` (or GATEWAY_HOST / GATEWAY_PORT).
+"""``python -m gateway [--host H] [--port P] [--workers N]`` (or GATEWAY_HOST / GATEWAY_PORT / GATEWAY_WORKERS).
 
 Also ``python -m gateway adduser NAME --role admin [--unit U] [--project P] [--display-name N]``: creates or
 updates a user, reading the password from the GATEWAY_NEW_PASSWORD variable or, failing that, from stdin,
@@ -19,16 +19,15 @@ from shared.logging import configure_logging
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from gateway.app import create_app
-
     settings = GatewaySettings()
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
+    workers = args.workers or settings.workers
     configure_logging("gateway")
-    app = create_app(settings)
     # uvicorn handles SIGTERM/SIGINT: it stops accepting, lets requests finish, then runs the lifespan exit.
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, proxy_headers=False,
-                timeout_graceful_shutdown=10)
+    # Several workers need the app as an import string (each process builds its own); see gateway.app.serve.
+    uvicorn.run("gateway.app:serve", factory=True, host=host, port=port, workers=workers, log_config=None,
+                access_log=False, proxy_headers=False, timeout_graceful_shutdown=10)
     return 0
 
 
@@ -57,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gateway", description="The Qianliyan API gateway")
     parser.add_argument("--host", help="listen address (GATEWAY_HOST, default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="listen port (GATEWAY_PORT, default 8000)")
+    parser.add_argument("--workers", type=int, help="processes serving requests (GATEWAY_WORKERS, default 1)")
     sub = parser.add_subparsers(dest="command")
     add = sub.add_parser("adduser", help="create or update a user (password from GATEWAY_NEW_PASSWORD or stdin)")
     add.add_argument("username")

@@ -94,6 +94,15 @@ def create_app(settings: GatewaySettings | None = None, services: Services | Non
     return app
 
 
+def serve() -> FastAPI:
+    """The factory ``python -m gateway`` hands to uvicorn: settings and connections from the environment,
+    logging configured in each worker process."""
+    from shared.logging import configure_logging
+
+    configure_logging("gateway")
+    return create_app()
+
+
 def _start_background(services: Services) -> list[Any]:
     from gateway.dashboards.cache import start_invalidation
 

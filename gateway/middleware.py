@@ -7,6 +7,7 @@ the body cap also holds for chunked uploads that announce no Content-Length.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 import uuid
@@ -19,6 +20,7 @@ from gateway.errors import PROBLEM_JSON, TYPE_BASE
 from shared.logging import get_logger
 
 _log = get_logger("gateway.access")
+_ACCESS = logging.getLogger("gateway.access")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -51,8 +53,10 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            _log.info("request", method=scope["method"], path=scope["path"], status=status,
-                      ms=round((time.perf_counter() - started) * 1000, 2))
+            # structlog renders before the standard library filters by level: skip the work when off.
+            if _ACCESS.isEnabledFor(logging.INFO):
+                _log.info("request", method=scope["method"], path=scope["path"], status=status,
+                          ms=round((time.perf_counter() - started) * 1000, 2))
             reset_contextvars(**tokens)
 
 

@@ -4,6 +4,7 @@
 |---|---|---|
 | ``GATEWAY_HOST`` | ``127.0.0.1`` | listen address |
 | ``GATEWAY_PORT`` | ``8000`` | listen port |
+| ``GATEWAY_WORKERS`` | ``1`` | processes serving requests (each with its own connections and cache follower) |
 | ``GATEWAY_ACCESS_TOKEN_MINUTES`` | ``15`` | life of an access token |
 | ``GATEWAY_REFRESH_TOKEN_HOURS`` | ``168`` | life of a refresh token (rotated on every use) |
 | ``GATEWAY_CORS_ORIGINS`` | empty | comma-separated origins allowed by CORS; empty: CORS closed |
@@ -20,6 +21,7 @@
 | ``GATEWAY_PROBLEM_MESSAGE`` | ``problem-reported`` | message that starts problem handling (correlation key and message id = problem id) |
 | ``GATEWAY_FORMS_DIR`` | the repository's ``bpmn/`` | where to find a task's ``.form`` by form id when it was deployed by another client |
 | ``GATEWAY_DASHBOARD_CACHE_SECONDS`` | ``60`` | upper bound on the age of a cached dashboard |
+| ``GATEWAY_DASHBOARD_STALE_SECONDS`` | ``5`` | how long after a change a dashboard may still show the figures from before it (0: never) |
 | ``GATEWAY_ENGINE_TIMEOUT_SECONDS`` | ``10`` | deadline of one engine call |
 | ``GATEWAY_SSE_HEARTBEAT_SECONDS`` | ``15`` | comment sent on a quiet event stream to keep proxies from closing it |
 """
@@ -38,6 +40,7 @@ class GatewaySettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     refresh_token_hours: int = Field(default=168, ge=1, le=24 * 90)
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
@@ -54,6 +57,7 @@ class GatewaySettings(BaseSettings):
     problem_message: str = Field(default="problem-reported", min_length=1)
     forms_dir: Path | None = Path(__file__).resolve().parents[1] / "bpmn"
     dashboard_cache_seconds: int = Field(default=60, ge=1)
+    dashboard_stale_seconds: float = Field(default=5.0, ge=0)
     engine_timeout_seconds: float = Field(default=10.0, gt=0)
     sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
 

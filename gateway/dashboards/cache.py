@@ -1,10 +1,17 @@
-"""Cached figures in Redis, invalidated by a generation number.
+"""Cached figures in Redis, invalidated by a generation number, refreshed behind the readers' backs.
 
-Every cached answer is stored under the current generation; a change anywhere (a write through any
-gateway, a domain event from the workers on the stream) increments the generation, so the next read
-misses and recomputes. A TTL bounds the age regardless (a "this month" figure also changes with time).
-Recomputations of one key are single-flight per process, so a burst of readers after an invalidation
-costs one computation, not one per reader.
+Every answer is stored with the generation it was computed at. A change anywhere (a write through any
+gateway, a domain event from the workers on the stream) increments the generation, so the stored answer is
+out of date. What happens then is bounded by ``GATEWAY_DASHBOARD_STALE_SECONDS``:
+
+- an answer computed less than that long ago is still served, and one refresh is scheduled for when it
+  reaches that age (in the background, one per key and process): under a steady stream of writes a busy
+  dashboard is recomputed at most once per period instead of once per write, and readers never wait;
+- an older one (or none) is recomputed while the reader waits, single-flight per key and process, so a
+  burst of readers costs one computation.
+
+With the setting at 0 every change is visible to the next read. Entries expire after
+``GATEWAY_DASHBOARD_CACHE_SECONDS`` whatever happens (a "this month" figure also changes with time).
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -28,48 +36,99 @@ IGNORED_PREFIXES = ("engine.",)
 
 _log = get_logger(__name__)
 _locks: dict[str, asyncio.Lock] = {}
+_refreshing: dict[str, asyncio.Task[None]] = {}
+
+Compute = Callable[[], Awaitable[bytes]]
 
 
 async def invalidate(services: Services) -> None:
     await services.redis.incr(GENERATION)
 
 
-def cache_key(name: str, params: dict[str, Any], generation: str) -> str:
+def cache_key(name: str, params: dict[str, Any]) -> str:
     digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:24]
-    return f"{PREFIX}{name}:{generation}:{digest}"
+    return f"{PREFIX}{name}:{digest}"
 
 
-async def cached(services: Services, name: str, params: dict[str, Any],
-                 compute: Callable[[], Awaitable[bytes]]) -> bytes:
-    """The JSON bytes of ``compute()``, from Redis when the generation has not moved since."""
+def _decode(raw: str | bytes | None) -> tuple[str, float, bytes] | None:
+    if raw is None:
+        return None
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    generation, at, body = text.split(" ", 2)
+    return generation, float(at), body.encode()
+
+
+async def _store(services: Services, key: str, generation: str, body: bytes) -> None:
+    with contextlib.suppress(RedisError):
+        await services.redis.set(key, f"{generation} {time.time():.3f} {body.decode()}",
+                                 ex=services.settings.dashboard_cache_seconds)
+
+
+def _local(services: Services, key: str) -> str:
+    # Per app instance: several apps in one process (tests) must not share locks or refreshes.
+    return f"{id(services)}:{key}"
+
+
+async def _compute_now(services: Services, key: str, compute: Compute) -> bytes:
+    lock = _locks.setdefault(_local(services, key), asyncio.Lock())
+    async with lock:
+        # Someone else may have computed it while this reader waited for the lock.
+        generation, raw = await services.redis.mget(GENERATION, key)
+        entry = _decode(raw)
+        if entry is not None and entry[0] == (generation or "0"):
+            return entry[2]
+        body = await compute()
+        await _store(services, key, generation or "0", body)
+        return body
+
+
+def _refresh_later(services: Services, key: str, compute: Compute, delay: float) -> None:
+    local = _local(services, key)
+    if local in _refreshing:
+        return
+
+    async def refresh() -> None:
+        try:
+            await asyncio.sleep(delay)
+            await _compute_now(services, key, compute)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the next reader recomputes; a refresh failing must not be fatal
+            _log.warning("dashboard refresh failed", key=key, error=str(exc))
+        finally:
+            _refreshing.pop(local, None)
+
+    _refreshing[local] = asyncio.get_running_loop().create_task(refresh(), name=f"refresh {key}")
+
+
+async def cached(services: Services, name: str, params: dict[str, Any], compute: Compute) -> bytes:
+    """The JSON bytes of ``compute()``, from Redis when still current (see the module's rules)."""
+    key = cache_key(name, params)
     try:
-        generation = await services.redis.get(GENERATION) or "0"
-        key = cache_key(name, params, generation)
-        hit = await services.redis.get(key)
-    except RedisError as exc:  # the cache is an optimisation: answer without it
+        generation, raw = await services.redis.mget(GENERATION, key)
+        entry = _decode(raw)
+    except (RedisError, ValueError) as exc:  # the cache is an optimisation: answer without it
         _log.warning("dashboard cache unavailable", error=str(exc))
         return await compute()
-    if hit is not None:
-        return hit.encode() if isinstance(hit, str) else bytes(hit)
-    lock = _locks.setdefault(key, asyncio.Lock())
-    try:
-        async with lock:
-            hit = await services.redis.get(key)
-            if hit is not None:
-                return hit.encode() if isinstance(hit, str) else bytes(hit)
-            body = await compute()
-            with contextlib.suppress(RedisError):
-                await services.redis.set(key, body.decode(), ex=services.settings.dashboard_cache_seconds)
+    if entry is not None:
+        entry_generation, computed_at, body = entry
+        if entry_generation == (generation or "0"):
             return body
+        age = time.time() - computed_at
+        stale = services.settings.dashboard_stale_seconds
+        if age < stale or (stale > 0 and _local(services, key) in _refreshing):
+            _refresh_later(services, key, compute, max(0.0, stale - age))
+            return body
+    try:
+        return await _compute_now(services, key, compute)
     finally:
-        if len(_locks) > 256:  # keys of past generations: forget their idle locks
-            for stale in [k for k, held in _locks.items() if not held.locked()]:
-                _locks.pop(stale, None)
+        if len(_locks) > 256:  # keys of past parameters: forget their idle locks
+            for idle in [k for k, held in _locks.items() if not held.locked()]:
+                _locks.pop(idle, None)
 
 
 def start_invalidation(services: Services) -> Callable[[], Awaitable[None]]:
     """Follow the event stream and invalidate on every domain event; returns the stopper."""
-
     stopping = asyncio.Event()
 
     async def follow() -> None:
@@ -95,5 +154,12 @@ def start_invalidation(services: Services) -> Callable[[], Awaitable[None]]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        mine = f"{id(services)}:"
+        for local, pending in list(_refreshing.items()):
+            if not local.startswith(mine):
+                continue
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pending
 
     return stop

@@ -202,7 +202,7 @@ async def test_the_story_through_the_api(platform: Platform, gateway: str) -> No
         async def rate() -> Any:
             return (await leader.call("GET", "/api/dashboards/summary"))["problems"]
         figures = await rate()
-        for _ in range(100):
+        for _ in range(200):  # the deployment default lets figures lag a change by up to 5 s
             if figures["resolved"] == 1:
                 break
             await asyncio.sleep(0.1)

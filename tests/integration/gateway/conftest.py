@@ -38,7 +38,8 @@ def shared_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EnginePr
 def gateway_settings() -> GatewaySettings:
     # Message names are global in an engine: unique ones keep the tests sharing it apart.
     tag = uuid.uuid4().hex[:8]
-    return GatewaySettings(login_max_failures=3, login_window_seconds=60, signing_message=f"signed-{tag}",
+    # dashboard_stale_seconds=0: a test reads its own writes (test_gateway_dashboards covers the stale window).
+    return GatewaySettings(dashboard_stale_seconds=0, login_max_failures=3, login_window_seconds=60, signing_message=f"signed-{tag}",
                            approval_message=f"approval-{tag}", problem_message=f"problem-{tag}",
                            cancel_message=f"cancelled-{tag}", approval_docking_process=f"docking-{tag}")
 

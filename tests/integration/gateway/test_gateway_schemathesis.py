@@ -39,7 +39,6 @@ ALLOWED = {(c.method, c.path): sorted(c.allowed) for c in CASES}
 @pytest.fixture(scope="module")
 def running_gateway(tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer) -> Iterator[GatewayProcess]:
     base = tmp_path_factory.mktemp("schemathesis")
-    engine = EngineProcess(base / "engine").start()  # its own engine: the clock endpoints move it at random
     documents_url = f"sqlite:///{base / 'documents.sqlite3'}"
 
     async def seed() -> None:
@@ -51,10 +50,12 @@ def running_gateway(tmp_path_factory: pytest.TempPathFactory, redis_server: Redi
             await store.close()
 
     asyncio.run(seed())
+    engine = EngineProcess(base / "engine")  # its own engine: the clock endpoints move it at random
     gateway = GatewayProcess(engine_address=engine.address, management_url=engine.management_url,
                              documents_url=documents_url, redis_url=redis_server.url.rsplit("/", 1)[0] + "/7",
                              secrets={"jwt": JWT_SECRET, **INGEST_SECRETS}, log_path=base / "gateway.log")
     try:
+        engine.start()
         yield gateway.start()
     finally:
         gateway.stop()
