@@ -58,21 +58,22 @@ class KeepActivated(Exception):
 
 
 class JobClock:
-    """Domain time for a job: the engine's clock as last measured, but never before the job was activated.
+    """Domain time: inside a job, the engine's time when it handed the job out; elsewhere, the base clock.
 
-    Tests and demos move the engine clock by months; the timers that fire create jobs at once, and an offset
-    measured before the move would put their due dates months early. A job's deadline is engine time
-    (activation + the task's timeout), so the activation instant is known exactly from the job itself,
-    on our engine and on Camunda 8 alike.
+    A job's deadline is engine time (activation + the task's timeout), so the activation instant is known
+    exactly from the job itself, on our engine and on Camunda 8 alike. Reading time that way keeps the
+    workers in step with the engine's timers: tests and demos move the engine clock by months, and an
+    offset measured before the move would put due dates months early; a pinned engine clock does not move
+    at all, while an offset measured against the wall clock drifts forward between measurements and back
+    after the next one, which would let a later job see an earlier time than the job before it.
     """
 
     def __init__(self, base: Clock) -> None:
         self.base = base
 
     def now(self) -> datetime:
-        now = self.base.now()
-        floor = _activated_at.get()
-        return max(now, floor) if floor is not None else now
+        activated = _activated_at.get()
+        return activated if activated is not None else self.base.now()
 
     @staticmethod
     def enter(job: Job, timeout_ms: int) -> None:
