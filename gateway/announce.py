@@ -12,6 +12,7 @@ from redis.exceptions import RedisError
 
 from gateway.context import Services
 from gateway.dashboards.cache import invalidate
+from gateway.scope import forget as forget_scopes
 from shared.events import EventScope
 from shared.logging import get_logger
 
@@ -21,6 +22,7 @@ _log = get_logger(__name__)
 async def announce(services: Services, event_type: str, payload: dict[str, Any], *,
                    project_code: str | None = None, unit_ids: list[str] | tuple[str, ...] = (),
                    county_code: str | None = None) -> None:
+    forget_scopes(services)
     scope = EventScope(project_code=project_code, unit_ids=tuple(unit_ids), county_code=county_code)
     try:
         await invalidate(services)

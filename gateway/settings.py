@@ -22,6 +22,7 @@
 | ``GATEWAY_FORMS_DIR`` | the repository's ``bpmn/`` | where to find a task's ``.form`` by form id when it was deployed by another client |
 | ``GATEWAY_DASHBOARD_CACHE_SECONDS`` | ``60`` | upper bound on the age of a cached dashboard |
 | ``GATEWAY_DASHBOARD_STALE_SECONDS`` | ``5`` | how long after a change a dashboard may still show the figures from before it (0: never) |
+| ``GATEWAY_SCOPE_CACHE_SECONDS`` | ``5`` | how long a person's set of visible projects is kept (a change through another service shows after this) |
 | ``GATEWAY_ENGINE_TIMEOUT_SECONDS`` | ``10`` | deadline of one engine call |
 | ``GATEWAY_SSE_HEARTBEAT_SECONDS`` | ``15`` | comment sent on a quiet event stream to keep proxies from closing it |
 """
@@ -58,6 +59,7 @@ class GatewaySettings(BaseSettings):
     forms_dir: Path | None = Path(__file__).resolve().parents[1] / "bpmn"
     dashboard_cache_seconds: int = Field(default=60, ge=1)
     dashboard_stale_seconds: float = Field(default=5.0, ge=0)
+    scope_cache_seconds: float = Field(default=5.0, ge=0)
     engine_timeout_seconds: float = Field(default=10.0, gt=0)
     sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
 

@@ -16,14 +16,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -91,14 +95,35 @@ def stack_file(base: Path, url: str, seeded: Seeded) -> Path:
     return path
 
 
-def run_locust(scenario: str, stack: Path, url: str, users: int, rate: float, duration: int) -> list[dict[str, str]]:
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its children alive now (the gateway's worker processes)."""
+    process = psutil.Process(pid)
+    total = 0.0
+    for p in [process, *process.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = p.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+def run_locust(scenario: str, stack: Path, url: str, users: int, rate: float, duration: int,
+               watched: dict[str, int]) -> list[dict[str, str]]:
     REPORTS.mkdir(parents=True, exist_ok=True)
     prefix = REPORTS / f"gateway-{scenario}"
     env = {**os.environ, "QLY_LOAD_STACK": str(stack), "QLY_LOAD_SCENARIO": scenario, "QLY_LOAD_RATE": str(rate)}
     command = [str(LOCUST), "-f", str(ROOT / "load" / "locustfile_gateway.py"), "--headless", "--host", url,
                "-u", str(users), "-r", str(max(users // 5, 1)), "-t", f"{duration}s", "--csv", str(prefix),
                "--only-summary", "--loglevel", "WARNING"]
+    before = {name: cpu_seconds(pid) for name, pid in watched.items()}
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
     subprocess.run(command, env=env, cwd=ROOT, check=False)
+    elapsed = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used = {name: cpu_seconds(pid) - before[name] for name, pid in watched.items()}
+    used["locust"] = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
+    print(f"CPU over the run ({elapsed:.0f} s, 2 cores = {2 * elapsed:.0f} s available): "
+          + ", ".join(f"{name} {seconds:.0f} s ({seconds / elapsed:.0%} of a core)" for name, seconds in used.items()))
     with open(f"{prefix}_stats.csv", newline="") as f:
         return list(csv.DictReader(f))
 
@@ -120,6 +145,9 @@ def main() -> int:
     parser.add_argument("--mixed-users", type=int, default=60)
     parser.add_argument("--duration", type=int, default=60, help="seconds per scenario")
     parser.add_argument("--data-dir", type=Path, help="keep the seeded store here and reuse it next time")
+    parser.add_argument("--workers", type=int, default=1, help="gateway processes (GATEWAY_WORKERS)")
+    parser.add_argument("--access-log", action="store_true",
+                        help="log every request with its server-side duration (gateway.log in the data dir)")
     args = parser.parse_args()
     if not LOCUST.exists():
         print("no .venv-load: python3 -m venv .venv-load && .venv-load/bin/pip install -r requirements-load.lock")
@@ -138,15 +166,19 @@ def main() -> int:
         seeded = prepare(documents_url, args.projects, base / f"seeded-{args.projects}.txt")
         gateway = GatewayProcess(engine_address=engine.address, management_url=engine.management_url,
                                  documents_url=documents_url, redis_url=redis.url, secrets=SECRETS,
-                                 log_path=base / "gateway.log").start()
+                                 log_path=base / "gateway.log",
+                                 extra_env={"GATEWAY_WORKERS": str(args.workers),
+                                            "LOG_LEVEL": "INFO" if args.access_log else "WARNING"}).start()
         stack = stack_file(base, gateway.url, seeded)
+        watched = {"gateway": gateway.process.pid, "engine": engine.process.pid,  # type: ignore[union-attr]
+                   "redis": redis.process.pid}  # type: ignore[union-attr]
         scenarios = ["dashboard", "mixed"] if args.scenario == "both" else [args.scenario]
         for scenario in scenarios:
             if scenario == "dashboard":
                 rows = run_locust(scenario, stack, gateway.url, args.dashboard_users, args.dashboard_rate,
-                                  args.duration)
+                                  args.duration, watched)
             else:
-                rows = run_locust(scenario, stack, gateway.url, args.mixed_users, 1.0, args.duration)
+                rows = run_locust(scenario, stack, gateway.url, args.mixed_users, 1.0, args.duration, watched)
             report(scenario, rows, args.duration)
     finally:
         if gateway is not None:

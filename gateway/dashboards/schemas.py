@@ -83,7 +83,8 @@ class Summary(Out):
     period: PeriodOut
     projects: ProjectTotals
     counties: list[CountyCell]
-    red_lights_month: list[RedLight] = Field(description="red lights raised this calendar month (Asia/Shanghai), newest first")
+    red_lights_month_count: int = Field(description="red lights raised this calendar month (Asia/Shanghai)")
+    red_lights_month: list[RedLight] = Field(description="the newest of them (at most 50), newest first")
     problems: ProblemFigures
     trend: list[TrendPoint] = Field(description="the last 12 calendar months")
     flags: list[FlagBoardRow] = Field(description="the yellow-flag board: units with open flags, most first")

@@ -41,6 +41,7 @@ from shared.documents.models import (
 
 WEIGHTS = {"progress": 0.25, "resolution": 0.25, "speed": 0.15, "flags": 0.15, "satisfaction": 0.20}
 TARGET_RESOLVE_HOURS = 7 * 24
+RED_LIGHTS_SHOWN = 50
 LIVE_STAGES = [st for st in Stage if st not in (Stage.IN_PRODUCTION, Stage.CANCELLED)]
 FORMULA = __doc__.split("Horse race (赛马) formula.", 1)[1].strip() if __doc__ else ""
 _OPEN = [ProblemStatus.OPEN, ProblemStatus.ASSIGNED, ProblemStatus.REPORTED, ProblemStatus.SENT_BACK]
@@ -105,8 +106,10 @@ async def summary(services: Services, period: Period) -> s.Summary:
             break
         page += 1
     reds.sort(key=lambda p: p.light_changed_at or now, reverse=True)
+    # The screen lists the newest; the count says how many there are (a bad month can have hundreds).
     red_lights = [s.RedLight(project_code=p.project_code, name=p.name, county_code=p.county.code,
-                             county_name=p.county.name, at=p.light_changed_at, reason=p.light_reason) for p in reds]
+                             county_name=p.county.name, at=p.light_changed_at, reason=p.light_reason)
+                  for p in reds[:RED_LIGHTS_SHOWN]]
 
     trend = []
     for month in _months_back(now, 12):
@@ -145,7 +148,7 @@ async def summary(services: Services, period: Period) -> s.Summary:
         as_of=now, period=_period_out(period),
         projects=s.ProjectTotals(total=stats.total, amount_cny=stats.amount_cny, red=stats.by_light.get("red", 0),
                                  by_stage=stats.by_stage, by_light=stats.by_light),
-        counties=counties, red_lights_month=red_lights, problems=await _figures(services, period), trend=trend,
+        counties=counties, red_lights_month_count=len(reds), red_lights_month=red_lights, problems=await _figures(services, period), trend=trend,
         flags=board, funnel=funnel, ticker=ticker)
 
 

@@ -63,7 +63,7 @@ class Visibility:
         if not (self.stale or age > self.STALE_AFTER) or age < max(0.2, 10 * self.read_cost):
             return False
         started = time.monotonic()
-        self.scope = await scope_of(services, self.principal)
+        self.scope = await scope_of(services, self.principal, fresh=True)
         self.read_at = time.monotonic()
         self.read_cost = self.read_at - started
         self.stale = False

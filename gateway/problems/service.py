@@ -22,13 +22,13 @@ def problem_out(problem: Problem) -> s.ProblemOut:
 
 
 async def list_problems(services: Services, caller: Caller, f: ProblemFilter, page: PageRequest) -> dict[str, Any]:
-    scope = await scope_of(services, caller.principal)
+    scope = await scope_of(services, caller.principal, projects=False)
     found = await services.store.problems.list(f.model_copy(update={"visible_to": scope.problems()}), page)
     return page_out(found, [problem_out(p) for p in found.items])
 
 
 async def detail(services: Services, caller: Caller, problem_id: str) -> s.ProblemDetail:
-    scope = await scope_of(services, caller.principal)
+    scope = await scope_of(services, caller.principal, projects=False)
     problem = await services.store.problems.get(problem_id)
     if problem is None or not scope.sees_problem(problem):
         raise NotFoundProblem(f"problem {problem_id} does not exist or is not visible to you")

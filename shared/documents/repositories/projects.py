@@ -90,6 +90,11 @@ class ProjectRepository(Repository):
         return await self.page(PROJECTS, Project, _conditions(filter or ProjectFilter()), page,
                                sort=[("signed_at", -1)])
 
+    async def codes(self, filter: ProjectFilter | None = None) -> list[str]:
+        """The codes of every matching project, without building the models (for scoping by role)."""
+        return [str(doc["_id"]) async for doc in self.driver.iterate(PROJECTS, _conditions(filter or ProjectFilter()),
+                                                                     sort=[("_id", 1)])]
+
     async def stats(self, filter: ProjectFilter | None = None) -> ProjectStats:
         by_stage: Counter[str] = Counter()
         by_light: Counter[str] = Counter()

@@ -97,3 +97,17 @@ async def test_problems_visible_to_a_scope(store: DocumentStore) -> None:
     assert await ids() == []
     both = ProblemFilter(visible_to=ProblemScope(unit_ids=["dept-zrzy", "assist-ha"]), county_code="320803")
     assert [p.id for p in (await store.problems.list(both)).items] == ["b"]
+
+
+async def test_project_codes_by_filter(store: DocumentStore) -> None:
+    from tests.fixtures.domain import project_data
+
+    for code, county in (("B-2", "320812"), ("A-1", "320812"), ("C-3", "320803")):
+        await store.projects.upsert(project_data(code, county_code=county, assistant_unit_id=f"assist-{county}"),
+                                    actor=ADMIN)
+    from shared.documents.models import ProjectFilter
+
+    assert await store.projects.codes() == ["A-1", "B-2", "C-3"]
+    assert await store.projects.codes(ProjectFilter(county_code="320812")) == ["A-1", "B-2"]
+    assert await store.projects.codes(ProjectFilter(assistant_unit_id="assist-320803")) == ["C-3"]
+    assert await store.projects.codes(ProjectFilter(county_code="999999")) == []

@@ -39,7 +39,7 @@ def gateway_settings() -> GatewaySettings:
     # Message names are global in an engine: unique ones keep the tests sharing it apart.
     tag = uuid.uuid4().hex[:8]
     # dashboard_stale_seconds=0: a test reads its own writes (test_gateway_dashboards covers the stale window).
-    return GatewaySettings(dashboard_stale_seconds=0, login_max_failures=3, login_window_seconds=60, signing_message=f"signed-{tag}",
+    return GatewaySettings(dashboard_stale_seconds=0, scope_cache_seconds=0, login_max_failures=3, login_window_seconds=60, signing_message=f"signed-{tag}",
                            approval_message=f"approval-{tag}", problem_message=f"problem-{tag}",
                            cancel_message=f"cancelled-{tag}", approval_docking_process=f"docking-{tag}")
 

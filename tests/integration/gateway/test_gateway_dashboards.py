@@ -103,6 +103,7 @@ async def test_summary_for_the_big_screen(api: Api) -> None:
     assert summary["counties"] == [{"code": "320803", "name": "淮安区", "projects": 2, "red": 1},
                                    {"code": "320812", "name": "清江浦区", "projects": 3, "red": 1}]
     assert [(r["project_code"], r["reason"]) for r in summary["red_lights_month"]] == [("P-QJP-2", "90 天无进展")]
+    assert summary["red_lights_month_count"] == 1
     assert summary["problems"] == {"found": 2, "resolved": 2, "completion_rate": 1.0, "mean_resolve_hours": 324.0,
                                    "median_resolve_hours": 324.0, "open_now": 1}
     trend = {p["month"]: (p["found"], p["resolved"]) for p in summary["trend"]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
+from gateway.context import Services
 from shared.documents.models import (
     ApprovalRecord,
     ApprovalSource,
@@ -21,6 +22,7 @@ from tests.integration.gateway.support import (
     deploy,
     message_start_process,
     problem_of,
+    project,
     snapshot,
     variables_of,
 )
@@ -199,3 +201,33 @@ async def test_import_json_and_refusals(api: Api) -> None:
                                                                          if k != "project_code"}), 403)
         assert problem_of(await client.post("/api/projects/P-QJP-1/sign"), 403)
     assert await snapshot(api.services.store) == before
+
+
+async def test_kept_scopes_follow_changes(services: Services) -> None:
+    """With scopes kept (deployment default), a change through the gateway shows at once, one behind its back
+    within the window."""
+    import asyncio
+
+    import httpx
+
+    from gateway.app import create_app
+
+    keeping = Services(settings=services.settings.model_copy(update={"scope_cache_seconds": 0.5}), app=services.app,
+                       secrets=services.secrets, zeebe=services.zeebe, store=services.store, redis=services.redis,
+                       bus=services.bus, engine=services.engine, clock=services.clock)
+    app = create_app(services=keeping)
+    async with app.router.lifespan_context(app):
+        api = Api(keeping, httpx.ASGITransport(app=app))
+        investor, leader = await api.as_("investor"), await api.as_("leader")
+
+        async def mine() -> list[str]:
+            return sorted(p["project_code"] for p in (await investor.get("/api/projects")).json()["items"])
+
+        assert await mine() == ["P-QJP-1"]
+        body = {k: v for k, v in NEW.items() if k != "project_code"}
+        assert (await leader.put("/api/projects/P-NEW-1", json=body)).status_code == 201  # investor_user_ids: investor
+        assert await mine() == ["P-NEW-1", "P-QJP-1"]
+        await api.services.store.projects.upsert(project("P-QUIET", investor_user_ids=["investor"]), actor=SEED)
+        assert await mine() == ["P-NEW-1", "P-QJP-1"]  # kept for half a second
+        await asyncio.sleep(0.6)
+        assert await mine() == ["P-NEW-1", "P-QJP-1", "P-QUIET"]
