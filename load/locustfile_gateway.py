@@ -39,6 +39,11 @@ class DashboardReader(FastHttpUser):
     abstract = SCENARIO != "dashboard"
     wait_time = constant_throughput(RATE)
 
+    def on_start(self) -> None:
+        # Locust starts each second's users at the same instant, and constant_throughput keeps them in step:
+        # without a random phase, 40 screens would ask in one burst every period. Real screens don't.
+        time.sleep(random.random() / RATE)  # cooperative: gevent patches time.sleep
+
     @task
     def summary(self) -> None:
         self.client.get("/api/dashboards/summary", headers=bearer(STACK["tokens"]["leader"]),

@@ -6,7 +6,9 @@ out of date. What happens then is bounded by ``GATEWAY_DASHBOARD_STALE_SECONDS``
 
 - an answer computed less than that long ago is still served, and one refresh is scheduled for when it
   reaches that age (in the background, one per key and process): under a steady stream of writes a busy
-  dashboard is recomputed at most once per period instead of once per write, and readers never wait;
+  dashboard is recomputed at most once per period instead of once per write, and readers never wait. An
+  answer that is expensive to compute may lag longer, ``COST_FACTOR`` times its computation time (a
+  2-second horse race: 40 s), so that refreshing never takes more than a few percent of the process;
 - an older one (or none) is recomputed while the reader waits, single-flight per key and process, so a
   burst of readers costs one computation.
 
@@ -33,6 +35,7 @@ GENERATION = "qly:gw:cache:generation"
 PREFIX = "qly:gw:cache:"
 # Engine-level events (every element activation) do not change the figures; domain events do.
 IGNORED_PREFIXES = ("engine.",)
+COST_FACTOR = 20
 
 _log = get_logger(__name__)
 _locks: dict[str, asyncio.Lock] = {}
@@ -50,17 +53,18 @@ def cache_key(name: str, params: dict[str, Any]) -> str:
     return f"{PREFIX}{name}:{digest}"
 
 
-def _decode(raw: str | bytes | None) -> tuple[str, float, bytes] | None:
+def _decode(raw: str | bytes | None) -> tuple[str, float, float, bytes] | None:
+    """(generation, computed at, seconds the computation took, body) of a stored answer."""
     if raw is None:
         return None
     text = raw.decode() if isinstance(raw, bytes) else raw
-    generation, at, body = text.split(" ", 2)
-    return generation, float(at), body.encode()
+    generation, at, cost, body = text.split(" ", 3)
+    return generation, float(at), float(cost), body.encode()
 
 
-async def _store(services: Services, key: str, generation: str, body: bytes) -> None:
+async def _store(services: Services, key: str, generation: str, body: bytes, cost: float) -> None:
     with contextlib.suppress(RedisError):
-        await services.redis.set(key, f"{generation} {time.time():.3f} {body.decode()}",
+        await services.redis.set(key, f"{generation} {time.time():.3f} {cost:.3f} {body.decode()}",
                                  ex=services.settings.dashboard_cache_seconds)
 
 
@@ -76,9 +80,10 @@ async def _compute_now(services: Services, key: str, compute: Compute) -> bytes:
         generation, raw = await services.redis.mget(GENERATION, key)
         entry = _decode(raw)
         if entry is not None and entry[0] == (generation or "0"):
-            return entry[2]
+            return entry[3]
+        started = time.perf_counter()
         body = await compute()
-        await _store(services, key, generation or "0", body)
+        await _store(services, key, generation or "0", body, time.perf_counter() - started)
         return body
 
 
@@ -111,11 +116,13 @@ async def cached(services: Services, name: str, params: dict[str, Any], compute:
         _log.warning("dashboard cache unavailable", error=str(exc))
         return await compute()
     if entry is not None:
-        entry_generation, computed_at, body = entry
+        entry_generation, computed_at, cost, body = entry
         if entry_generation == (generation or "0"):
             return body
         age = time.time() - computed_at
         stale = services.settings.dashboard_stale_seconds
+        if stale > 0:
+            stale = min(max(stale, COST_FACTOR * cost), services.settings.dashboard_cache_seconds)
         if age < stale or (stale > 0 and _local(services, key) in _refreshing):
             _refresh_later(services, key, compute, max(0.0, stale - age))
             return body
