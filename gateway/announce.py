@@ -21,8 +21,11 @@ _log = get_logger(__name__)
 
 async def announce(services: Services, event_type: str, payload: dict[str, Any], *,
                    project_code: str | None = None, unit_ids: list[str] | tuple[str, ...] = (),
-                   county_code: str | None = None) -> None:
-    forget_scopes(services)
+                   county_code: str | None = None, membership: bool = False) -> None:
+    """``membership``: the write may change who sees what (a project's owners or assistant, a new problem),
+    so the kept scopes go too; claims, completions and approvals leave them be."""
+    if membership:
+        forget_scopes(services)
     scope = EventScope(project_code=project_code, unit_ids=tuple(unit_ids), county_code=county_code)
     try:
         await invalidate(services)

@@ -68,5 +68,6 @@ async def report(services: Services, caller: Caller, body: s.ProblemIn) -> s.Rep
         await announce(services, "problem.created", {
             "problem_id": problem.id, "project_code": problem.project_code, "project_name": project.name,
             "title": problem.title, "category": problem.category, "origin": problem.origin.value},
-            project_code=problem.project_code, county_code=problem.county_code, unit_ids=list(caller.principal.unit_ids))
+            project_code=problem.project_code, county_code=problem.county_code, unit_ids=list(caller.principal.unit_ids),
+            membership=True)
     return s.ReportOut(problem=problem_out(problem), created=saved.created, message_name=name, message_key=key)

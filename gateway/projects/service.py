@@ -64,7 +64,8 @@ async def _announce_project(services: Services, event: str, project: Project, **
     units = [project.assistant_unit_id] if project.assistant_unit_id else []
     await announce(services, event, {"project_code": project.project_code, "name": project.name,
                                      "stage": project.stage.value, "light": project.light.value, **extra},
-                   project_code=project.project_code, unit_ids=units, county_code=project.county.code)
+                   project_code=project.project_code, unit_ids=units, county_code=project.county.code,
+                   membership=event in ("project.created", "project.updated"))
 
 
 async def save(services: Services, caller: Caller, data: ProjectData, *, sign: bool,
