@@ -128,3 +128,23 @@ async def test_only_admins_and_designers_operate_processes(api: Api) -> None:
     assert await snapshot(api.services.store) == before
     admin = await api.as_("admin")
     assert (await admin.get("/api/processes/definitions")).status_code == 200
+
+
+async def test_camunda_oauth_settings_make_a_secure_channel(shared_engine) -> None:  # type: ignore[no-untyped-def]
+    """With Camunda 8 credentials the gateway talks TLS + OAuth; our plain engine refuses that, and the failure
+    is an engine-unavailable problem, not a crash."""
+    from gateway.engine import EngineError
+
+    settings = ZeebeSettings(address=shared_engine.address, client_id="gateway", client_secret="s3cret",
+                             authorization_server_url=f"http://127.0.0.1:{free_port()}/oauth/token")
+    engine = EngineGateway.from_settings(settings, timeout=2.0)
+    try:
+        # The same address answers a plain channel (the other tests), so failing here means TLS + OAuth was used.
+        try:
+            await engine.topology()
+        except EngineError as exc:
+            assert exc.status == 503 and exc.slug == "engine-unavailable"
+        else:
+            raise AssertionError("a TLS + OAuth call to a plain engine must fail")
+    finally:
+        await engine.close()
