@@ -365,6 +365,18 @@ def test_live_event_entries_read_back_as_event_bus_events() -> None:
     assert parsed.payload["process_instance_key"] == PIK
 
 
+def test_the_models_project_code_variable_scopes_live_events() -> None:
+    """bpmn/ names the project variable projectCode; both spellings scope an instance's events."""
+    log = Log()
+    created = LiveEvents().events([
+        log.record("PROCESS_INSTANCE_CREATION", "CREATED", PIK, {
+            "processInstanceKey": PIK, "bpmnProcessId": "order", "variables": {"projectCode": "P-3"}}),
+        log.process("ELEMENT_ACTIVATED")])
+    assert [e.project_code for e in created] == ["P-3"]
+    later = LiveEvents().events([log.variable("CREATED", 30, "projectCode", "P-4"), log.process("ELEMENT_ACTIVATED")])
+    assert [e.project_code for e in later] == ["P-4"]
+
+
 def test_an_instance_started_before_the_exporter_gets_its_project_from_the_engine_state() -> None:
     log = Log()
     asked: list[int] = []

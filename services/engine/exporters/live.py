@@ -42,7 +42,8 @@ from services.engine.exporters.runner import Prepared, Target
 
 REDIS_TIMEOUT = 10.0
 MAX_VARIABLES_BYTES = 8 * 1024  # a live event is a notice, not a copy of the instance
-PROJECT_VARIABLE = "project_code"
+# the process variable naming an instance's project (the models use projectCode; project_code is accepted too)
+PROJECT_VARIABLES = ("projectCode", "project_code")
 _EMPTY_SCOPE = '{"project_code":null,"unit_ids":[],"county_code":null}'
 
 _ELEMENT_INTENTS = {"ELEMENT_ACTIVATED": "activated", "ELEMENT_COMPLETED": "completed",
@@ -156,12 +157,12 @@ class LiveEvents:
         elif value_type == "PROCESS_INSTANCE_CREATION" and intent == "CREATED":
             variables = value.get("variables") or {}
             self._remember(self.creation_variables, pik, variables)
-            code = variables.get(PROJECT_VARIABLE)
+            code = next((variables[n] for n in PROJECT_VARIABLES if isinstance(variables.get(n), str)), None)
             if isinstance(code, str):
                 self._remember(self.project_codes, pik, code)
             return None
         elif value_type == "VARIABLE":
-            if value.get("name") == PROJECT_VARIABLE and value.get("scopeKey") == pik:
+            if value.get("name") in PROJECT_VARIABLES and value.get("scopeKey") == pik:
                 try:
                     code = orjson.loads(value.get("value", "null"))
                 except orjson.JSONDecodeError:
@@ -281,7 +282,8 @@ class RedisTarget(Target):
 
     async def prepare(self, records: list[Record], reader: RecordReader) -> Prepared:
         if self.live.lookup is None:
-            self.live.lookup = lambda pik: reader.variable_now(pik, PROJECT_VARIABLE)
+            self.live.lookup = lambda pik: next(
+                (code for name in PROJECT_VARIABLES if (code := reader.variable_now(pik, name)) is not None), None)
         events = await reader.call(self._fields, records)
         return Prepared(position=records[-1].position, records=len(records), payload=events)
 
