@@ -58,7 +58,7 @@ def _comparable(value: Any) -> Any:
     # Adapters hand back datetimes as objects (MongoDB) or as fixed-width UTC text (SQLite); the audit
     # compares and keeps them in the text form so both adapters record the same summary.
     if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
     if isinstance(value, dict):
         return {k: _comparable(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -47,6 +47,14 @@ async def test_upsert_creates_signed_project_and_is_idempotent(store: DocumentSt
     assert [e.action for e in audit.items] == ["project.create"]
 
 
+async def test_dates_of_any_year_read_back_as_written(store: DocumentStore) -> None:
+    """Years before 1000 too: text dates must stay fixed-width (strftime's %Y doesn't pad on Linux)."""
+    for code, signed_at in (("0581-x", datetime(581, 8, 26, 1, 2, 3, 4000, tzinfo=UTC)),
+                            ("9999-x", datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC))):
+        await store.projects.upsert(project_data(code, signed_at=signed_at), actor=ADMIN)
+        assert (await store.projects.require(code)).signed_at == signed_at
+
+
 async def test_upsert_updates_description_but_keeps_state(store: DocumentStore) -> None:
     data = project_data("P-1")
     await store.projects.upsert(data, actor=ADMIN)
