@@ -40,13 +40,15 @@ def _routers() -> list[Any]:
     from gateway.flags.router import router as flags
     from gateway.health.router import router as health
     from gateway.ingest.router import router as ingest
+    from gateway.metrics import router as metrics
     from gateway.problems.router import router as problems
     from gateway.processes.router import router as processes
     from gateway.projects.router import router as projects
     from gateway.tasks.router import router as tasks
     from gateway.users.router import router as users
 
-    return [health, auth, users, projects, ingest, tasks, problems, flags, evaluations, dashboards, events, processes]
+    return [health, metrics, auth, users, projects, ingest, tasks, problems, flags, evaluations, dashboards, events,
+            processes]
 
 
 def create_app(settings: GatewaySettings | None = None, services: Services | None = None) -> FastAPI:
@@ -72,6 +74,7 @@ def create_app(settings: GatewaySettings | None = None, services: Services | Non
     if services is not None:
         app.state.services = services  # usable before the lifespan runs (in-process test clients)
     install_handlers(app)
+    app.state.metrics_token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
     for router in _routers():
         app.include_router(router)
 

@@ -20,9 +20,11 @@ from pyzeebe import ZeebeClient, create_insecure_channel, create_oauth2_client_c
 from pyzeebe.proto import gateway_pb2 as pb
 from pyzeebe.proto.gateway_pb2_grpc import GatewayStub
 
+from shared.logging import bind_contextvars, get_logger
 from shared.settings import ZeebeSettings
 
 T = TypeVar("T")
+_log = get_logger(__name__)
 
 
 class EngineError(Exception):
@@ -187,6 +189,9 @@ class EngineGateway:
     async def create_instance(self, bpmn_process_id: str, variables: dict[str, Any], version: int = -1) -> tuple[int, int, int]:
         """Returns (process instance key, process definition key, version)."""
         response = await self._call(self.client.run_process(bpmn_process_id, variables, version=version))
+        # The rest of the request's log lines carry the key, so they join the workers' lines of this instance.
+        bind_contextvars(process_instance_key=response.process_instance_key)
+        _log.info("process instance created", bpmn_process_id=bpmn_process_id, version=response.version)
         return response.process_instance_key, response.process_definition_key, response.version
 
     async def publish(self, name: str, correlation_key: str, variables: dict[str, Any], *, ttl_ms: int,

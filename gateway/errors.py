@@ -14,6 +14,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pymongo.errors import ConnectionFailure
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.documents import ClaimConflict, Conflict, InvalidInput, NotFound
@@ -116,6 +119,8 @@ PROBLEM_TYPES: dict[str, str] = {
                 UnsupportedMedia, Unprocessable, TooManyRequests, EngineUnavailable, ServiceUnavailable, ApiProblem)
 }
 PROBLEM_TYPES["method-not-allowed"] = "Method not allowed"
+PROBLEM_TYPES["documents-unavailable"] = "Documents store unavailable"
+PROBLEM_TYPES["redis-unavailable"] = "Redis unavailable"
 
 
 def problem_response(
@@ -207,6 +212,20 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(_engine_error_type())
     async def _engine(request: Request, exc: Any) -> JSONResponse:
         return problem_response(request, exc.status, exc.slug, exc.title, exc.detail, grpc_status=exc.grpc_status)
+
+    # A backing service that cannot be reached is the caller's cue to try again later, not a gateway bug.
+    @app.exception_handler(ConnectionFailure)
+    async def _store_down(request: Request, exc: ConnectionFailure) -> JSONResponse:
+        _log.warning("documents store unreachable", path=request.url.path, error=str(exc)[:300])
+        return problem_response(request, 503, "documents-unavailable", "Documents store unavailable",
+                                "the documents store (MongoDB) cannot be reached; try again shortly", headers={"Retry-After": "5"})
+
+    @app.exception_handler(RedisConnectionError)
+    @app.exception_handler(RedisTimeoutError)
+    async def _redis_down(request: Request, exc: Exception) -> JSONResponse:
+        _log.warning("redis unreachable", path=request.url.path, error=str(exc)[:300])
+        return problem_response(request, 503, "redis-unavailable", "Redis unavailable",
+                                "Redis (login throttle, live events, caches) cannot be reached; try again shortly", headers={"Retry-After": "5"})
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

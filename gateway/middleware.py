@@ -1,4 +1,5 @@
-"""ASGI middleware: a request id on every request and log line, and a cap on request bodies.
+"""ASGI middleware: a request id on every request and log line, security headers and metrics on every
+response, and a cap on request bodies.
 
 Pure ASGI rather than BaseHTTPMiddleware so that streaming responses (SSE) pass through untouched and
 the body cap also holds for chunked uploads that announce no Content-Length.
@@ -16,6 +17,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.contextvars import bind_contextvars, reset_contextvars
 
+from gateway import metrics
 from gateway.errors import PROBLEM_JSON, TYPE_BASE
 from shared.logging import get_logger
 
@@ -23,10 +25,24 @@ _log = get_logger("gateway.access")
 _ACCESS = logging.getLogger("gateway.access")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
+# Sent with every response unless a route set its own (the web pages send their Content-Security-Policy).
+# HSTS belongs to the TLS-terminating proxy in front: the gateway itself speaks plain HTTP.
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=()"),
+)
+# Data (JSON, problem details, text, event streams) never runs as a page, wherever it is loaded from.
+DATA_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+_DATA_TYPES = (b"application/json", b"application/problem+json", b"text/plain", b"text/event-stream")
+
 
 class RequestContext:
     """Give each request an id (the caller's X-Request-ID when well-formed), bind it for structlog, echo
-    it in the response, and write one access log line."""
+    it in the response with the security headers, count it in the metrics, and write one access log line."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -42,22 +58,34 @@ class RequestContext:
         started = time.perf_counter()
         status = 500
 
+        answered: float | None = None
+
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answered
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                answered = time.perf_counter()
+                message["headers"] = _with_security_headers(list(message.get("headers", [])), request_id)
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            metrics.observe(scope["method"], scope, status, (answered or time.perf_counter()) - started)
             # structlog renders before the standard library filters by level: skip the work when off.
             if _ACCESS.isEnabledFor(logging.INFO):
                 _log.info("request", method=scope["method"], path=scope["path"], status=status,
                           ms=round((time.perf_counter() - started) * 1000, 2))
             reset_contextvars(**tokens)
+
+
+def _with_security_headers(headers: list[tuple[bytes, bytes]], request_id: str) -> list[tuple[bytes, bytes]]:
+    present = {name.lower() for name, _ in headers}
+    added = [(name, value) for name, value in SECURITY_HEADERS if name not in present]
+    content_type = next((value for name, value in headers if name.lower() == b"content-type"), b"")
+    if DATA_CSP[0] not in present and content_type.split(b";")[0].strip() in _DATA_TYPES:
+        added.append(DATA_CSP)
+    return [*headers, *added, (b"x-request-id", request_id.encode())]
 
 
 class BodyLimit:

@@ -24,6 +24,7 @@
 | ``GATEWAY_DASHBOARD_STALE_SECONDS`` | ``5`` | how long after a change a dashboard may still show the figures from before it (0: never) |
 | ``GATEWAY_SCOPE_CACHE_SECONDS`` | ``5`` | how long a person's set of visible projects is kept (a change through another service shows after this) |
 | ``GATEWAY_ENGINE_TIMEOUT_SECONDS`` | ``10`` | deadline of one engine call |
+| ``GATEWAY_METRICS_TOKEN`` | unset | when set, ``GET /metrics`` (Prometheus) asks for it as a bearer token |
 | ``GATEWAY_SSE_HEARTBEAT_SECONDS`` | ``15`` | comment sent on a quiet event stream to keep proxies from closing it |
 """
 
@@ -32,7 +33,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -62,6 +63,7 @@ class GatewaySettings(BaseSettings):
     scope_cache_seconds: float = Field(default=5.0, ge=0)
     engine_timeout_seconds: float = Field(default=10.0, gt=0)
     sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    metrics_token: SecretStr | None = None
 
     @field_validator("cors_origins", mode="before")
     @classmethod

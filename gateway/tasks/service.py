@@ -16,6 +16,7 @@ from gateway.errors import ConflictProblem, FieldError, NotFoundProblem, Unproce
 from gateway.tasks import forms
 from gateway.tasks.schemas import TaskForm
 from shared.documents.models import ResourceKind, Role, Task, TaskStatus
+from shared.logging import bind_contextvars
 
 EMBEDDED_PREFIX = "camunda-forms:bpmn:"
 ZEEBE_NS = "{http://camunda.org/schema/zeebe/1.0}"
@@ -149,6 +150,9 @@ async def assign(services: Services, caller: Caller, job_key: int, assignee: str
 
 async def complete(services: Services, caller: Caller, job_key: int, variables: dict[str, Any]) -> Task:
     task = await visible_task(services, caller, job_key)
+    # Every line logged for this completion joins the workers' and the engine's lines of the same instance.
+    bind_contextvars(process_instance_key=task.process_instance_key, job_key=job_key,
+                     **({"project_code": task.project_code} if task.project_code else {}))
     if task.status != TaskStatus.OPEN:
         if task.status == TaskStatus.COMPLETED and task.completed_by == caller.username:
             return task  # a double submit: the first one did it

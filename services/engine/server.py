@@ -22,7 +22,7 @@ from services.engine.exporters.host import ExporterHost
 from services.engine.exporters.service import ExportSettings
 from services.engine.grpc.servicer import Gateway
 from services.engine.management import ManagementServer, Reply, clock_body
-from services.engine.metrics import Metrics
+from services.engine.metrics import Metrics, render_jobs_by_type
 from services.engine.processing.engine import Engine
 from services.engine.state.committer import GroupCommitter
 from services.engine.state.journal import Journal
@@ -191,7 +191,8 @@ class EngineServer:
         if path in ("/health", "/actuator/health", "/startup", "/actuator/health/liveness"):
             return Reply(200, {"status": "UP"})
         if path in ("/metrics", "/actuator/prometheus") and method == "GET":
-            return Reply(200, self.metrics.render(self._gauges()) + self.exporters.render_metrics(),
+            return Reply(200, self.metrics.render(self._gauges()) + render_jobs_by_type(self.state.jobs.values())
+                         + self.exporters.render_metrics(),
                          "text/plain; version=0.0.4; charset=utf-8")
         if path.startswith("/actuator/clock"):
             return await self._clock_endpoint(method, path, body)

@@ -18,6 +18,7 @@ import httpx
 import redis.asyncio as aioredis
 from pyzeebe import ZeebeClient, create_insecure_channel, create_oauth2_client_credentials_channel
 
+from services.workers.metrics import REGISTRY, watch_outbox
 from services.workers.registry import build_worker
 from services.workers.runtime import JobClock, WorkerContext
 from services.workers.settings import WorkerSettings
@@ -25,6 +26,7 @@ from shared.clock import Clock, EngineClock, SystemClock
 from shared.documents import open_store
 from shared.events import EventBus
 from shared.logging import configure_logging, get_logger
+from shared.metrics import serve_metrics
 from shared.settings import RedisSettings, ZeebeSettings
 
 log = get_logger("services.workers")
@@ -51,6 +53,19 @@ def live_events(clock: Clock) -> EventBus:
     return EventBus(client, stream=redis_settings.events_stream, maxlen=redis_settings.events_maxlen, clock=clock)
 
 
+async def start_metrics(settings: WorkerSettings) -> asyncio.Server | None:
+    """Prometheus' /metrics. A port already taken costs the metrics, not the workers: supervision goes on."""
+    if not settings.worker_metrics_port:
+        return None
+    try:
+        server = await serve_metrics(REGISTRY, settings.worker_metrics_host, settings.worker_metrics_port)
+    except OSError as error:
+        log.warning("metrics endpoint not started", port=settings.worker_metrics_port, error=str(error))
+        return None
+    log.info("metrics endpoint", url=f"http://{settings.worker_metrics_host}:{settings.worker_metrics_port}/metrics")
+    return server
+
+
 async def run() -> int:
     configure_logging("workers")
     zeebe_settings = ZeebeSettings()
@@ -70,6 +85,8 @@ async def run() -> int:
     ctx = WorkerContext(store=store, zeebe=ZeebeClient(channel, max_connection_retries=-1),
                         clock=JobClock(base_clock), settings=settings, http=http, events=events)
     worker = build_worker(channel, ctx)
+    watch_outbox(store)
+    metrics_server = await start_metrics(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -89,6 +106,8 @@ async def run() -> int:
         with contextlib.suppress(asyncio.CancelledError, TimeoutError):
             await asyncio.wait_for(work, timeout=5)
     stopped.cancel()
+    if metrics_server is not None:
+        metrics_server.close()
     await http.aclose()
     if events is not None:
         await events.aclose()

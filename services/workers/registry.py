@@ -17,6 +17,7 @@ from services.workers import (
     lifecycle,
     problems,
 )
+from services.workers.metrics import after_job
 from services.workers.notification import worker as notification
 from services.workers.runtime import WorkerContext, handle_exception, job_entry
 
@@ -47,6 +48,7 @@ def build_worker(channel: grpc.aio.Channel, ctx: WorkerContext, *, name: str | N
         name=name or ctx.settings.worker_name,
         request_timeout=request_timeout_ms,
         before=[job_entry(timeouts)],
+        after=[after_job()],
         max_connection_retries=-1,
         poll_retry_delay=1,
         exception_handler=handle_exception,

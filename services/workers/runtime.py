@@ -24,6 +24,7 @@ import httpx
 from pyzeebe import Job, JobController, ZeebeClient
 from pyzeebe.errors import BusinessError
 
+from services.workers import metrics
 from services.workers.settings import WorkerSettings
 from shared.calendar import WorkingCalendar
 from shared.clock import Clock
@@ -124,6 +125,7 @@ def job_entry(timeouts: dict[str, int]) -> Any:
             **{name: value for name, value in known.items() if isinstance(value, str)},
         )
         JobClock.enter(job, timeouts.get(job.type, 0))
+        metrics.job_started(job)
         return job
 
     return enter
@@ -141,7 +143,10 @@ def backoff_for(job: Job, base: timedelta, cap: timedelta = timedelta(hours=1)) 
 
 async def handle_exception(error: Exception, job: Job, controller: JobController) -> None:
     if isinstance(error, KeepActivated):
+        metrics.job_failed(job, "kept")
         return
+    metrics.job_failed(job, "error_thrown" if isinstance(error, BusinessError) else
+                       "incident" if isinstance(error, PermanentFailure) else "failed")
     if isinstance(error, BusinessError):
         log.info("business error thrown", error_code=error.error_code, message=str(error))
         await controller.set_error_status(str(error), error_code=error.error_code)

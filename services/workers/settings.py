@@ -5,6 +5,8 @@
 | ``WORKER_NAME`` | ``qianliyan-workers`` | the worker name the engine records on activated jobs |
 | ``WORKER_MAX_JOBS`` | ``32`` | jobs activated and run at once, per task type |
 | ``INBOX_JOB_TIMEOUT`` | ``P30D`` | how long the inbox holds a user-task job before the engine hands it out again |
+| ``WORKER_METRICS_HOST`` | ``127.0.0.1`` | where ``/metrics`` (Prometheus) listens |
+| ``WORKER_METRICS_PORT`` | ``9700`` | its port; ``0``: no metrics endpoint |
 | ``WORKER_EVENTS`` | ``true`` | publish domain events (red lights, flags, problems) on the Redis stream (REDIS_URL) |
 | ``NOTIFY_BACKOFF`` | ``PT30S`` | first back-off after a failed delivery (doubles per attempt, at most an hour) |
 | ``SMTP_HOST`` | unset | email off when unset |
@@ -33,6 +35,8 @@ class WorkerSettings(BaseSettings):
     worker_name: str = "qianliyan-workers"
     worker_max_jobs: int = Field(32, ge=1, le=1000)
     inbox_job_timeout: str = "P30D"
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = Field(9700, ge=0, le=65535)
     worker_events: bool = True
     notify_backoff: str = "PT30S"
 
