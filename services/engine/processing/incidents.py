@@ -63,12 +63,9 @@ class Incidents:
 
     def resolve_all(self, instance: ElementInstance) -> None:
         """An element going away takes its incidents with it."""
-        for incident in [i for i in self.state.incidents.values() if i.element_instance_key == instance.key]:
-            self._remove(incident)
+        for key in sorted(self.state.incidents_by_element.get(instance.key, ())):
+            self._remove(self.state.incidents[key])
 
     def _remove(self, incident: Incident) -> None:
         self.state.remove_incident(incident.key)
         self.engine.write(incident.key, ValueType.INCIDENT, "RESOLVED", incident.record_value())
-
-    def of_process_instance(self, process_instance_key: int) -> list[Incident]:
-        return [i for i in self.state.incidents.values() if i.process_instance_key == process_instance_key]

@@ -33,6 +33,7 @@ class EngineState:
         self.jobs: dict[int, Job] = {}
         self.activatable: dict[str, OrderedDict[int, None]] = defaultdict(OrderedDict)  # job type -> job keys
         self.incidents: dict[int, Incident] = {}
+        self.incidents_by_element: dict[int, set[int]] = {}  # element instance key -> its open incidents
         self.subscriptions: dict[int, Subscription] = {}
         self.message_subscriptions: dict[tuple[str, str], dict[int, None]] = defaultdict(dict)
         self.signal_subscriptions: dict[str, dict[int, None]] = defaultdict(dict)
@@ -131,10 +132,17 @@ class EngineState:
 
     def put_incident(self, incident: Incident) -> None:
         self.incidents[incident.key] = incident
+        self.incidents_by_element.setdefault(incident.element_instance_key, set()).add(incident.key)
         self._dirty["incidents"][incident.key] = incident
 
     def remove_incident(self, key: int) -> None:
-        self.incidents.pop(key, None)
+        incident = self.incidents.pop(key, None)
+        if incident is not None:
+            keys = self.incidents_by_element.get(incident.element_instance_key)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self.incidents_by_element[incident.element_instance_key]
         self._dirty["incidents"][key] = _DELETED
 
     def put_subscription(self, subscription: Subscription) -> None:
@@ -287,6 +295,7 @@ class EngineState:
         for row in journal.load_table("incidents"):
             incident = Incident.from_row(row)
             self.incidents[incident.key] = incident
+            self.incidents_by_element.setdefault(incident.element_instance_key, set()).add(incident.key)
         for row in journal.load_table("subscriptions"):
             subscription = Subscription.from_row(row)
             self.subscriptions[subscription.key] = subscription

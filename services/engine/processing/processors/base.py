@@ -74,7 +74,7 @@ class ElementProcessor:
     def cleanup(self, instance: ElementInstance) -> None:
         if instance.job_key:
             self.engine.jobs.cancel(instance)
-        if self.state.incidents:
+        if instance.key in self.state.incidents_by_element:
             self.engine.incidents.resolve_all(instance)
 
     def incident(self, instance: ElementInstance, error_type: str, message: str, op: str) -> None:
