@@ -30,7 +30,9 @@ from shared.domain.durations import Duration
 
 
 class WorkerSettings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+    # An empty variable means "not set": a compose file or .env lists every variable, most of them blank, and a
+    # blank DINGTALK_SECRET must not sign with an empty key, nor a blank SMS token send "Bearer ".
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, env_ignore_empty=True)
 
     worker_name: str = "qianliyan-workers"
     worker_max_jobs: int = Field(32, ge=1, le=1000)
