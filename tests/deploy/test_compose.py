@@ -57,7 +57,7 @@ def test_the_services_the_issue_asks_for_are_there_with_their_probes() -> None:
 
 
 def test_secrets_are_required_from_the_environment_and_services_run_in_prod_mode() -> None:
-    referenced, required = cc.compose_variables(COMPOSE)
+    _, required = cc.compose_variables(COMPOSE)
     assert {"JWT_SECRET", "INGEST_HMAC_SECRET_GONGGAI", "INGEST_HMAC_SECRET_TUZHI", "REDIS_PASSWORD"} <= required
     for name in ("JWT_SECRET", "INGEST_HMAC_SECRET_GONGGAI", "INGEST_HMAC_SECRET_TUZHI", "REDIS_PASSWORD"):
         assert ENV.get(name) == "", f"{name} must be blank in .env.example (a real secret is generated per site)"
