@@ -796,64 +796,26 @@ def _decimal(ctl, n, scale):
     return _round(n, scale, ROUND_HALF_EVEN)
 
 
-@builtin("floor", "n")
-def _floor(ctl, n):
-    return _round(n, Decimal(0), ROUND_FLOOR)
+def _register_rounding(name: str, mode: str) -> None:
+    # each rounding function comes as `name(n)` (to a whole number) and `name(n, scale)`, in that order
+    @builtin(name, "n")
+    def whole(ctl, n):
+        return _round(n, Decimal(0), mode)
+
+    @builtin(name, "n, scale")
+    def scaled(ctl, n, scale):
+        return _round(n, scale, mode)
 
 
-@builtin("floor", "n, scale")
-def _floor_scale(ctl, n, scale):
-    return _round(n, scale, ROUND_FLOOR)
-
-
-@builtin("ceiling", "n")
-def _ceiling(ctl, n):
-    return _round(n, Decimal(0), ROUND_CEILING)
-
-
-@builtin("ceiling", "n, scale")
-def _ceiling_scale(ctl, n, scale):
-    return _round(n, scale, ROUND_CEILING)
-
-
-@builtin("round up", "n")
-def _round_up(ctl, n):
-    return _round(n, Decimal(0), ROUND_UP)
-
-
-@builtin("round up", "n, scale")
-def _round_up_scale(ctl, n, scale):
-    return _round(n, scale, ROUND_UP)
-
-
-@builtin("round down", "n")
-def _round_down(ctl, n):
-    return _round(n, Decimal(0), ROUND_DOWN)
-
-
-@builtin("round down", "n, scale")
-def _round_down_scale(ctl, n, scale):
-    return _round(n, scale, ROUND_DOWN)
-
-
-@builtin("round half up", "n")
-def _round_half_up(ctl, n):
-    return _round(n, Decimal(0), ROUND_HALF_UP)
-
-
-@builtin("round half up", "n, scale")
-def _round_half_up_scale(ctl, n, scale):
-    return _round(n, scale, ROUND_HALF_UP)
-
-
-@builtin("round half down", "n")
-def _round_half_down(ctl, n):
-    return _round(n, Decimal(0), ROUND_HALF_DOWN)
-
-
-@builtin("round half down", "n, scale")
-def _round_half_down_scale(ctl, n, scale):
-    return _round(n, scale, ROUND_HALF_DOWN)
+for _name, _mode in (
+    ("floor", ROUND_FLOOR),
+    ("ceiling", ROUND_CEILING),
+    ("round up", ROUND_UP),
+    ("round down", ROUND_DOWN),
+    ("round half up", ROUND_HALF_UP),
+    ("round half down", ROUND_HALF_DOWN),
+):
+    _register_rounding(_name, _mode)
 
 
 @builtin("abs", "n")
