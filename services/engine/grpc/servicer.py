@@ -313,25 +313,25 @@ class Gateway(GatewayServicer):
 
     async def StreamActivatedJobs(self, request: pb.StreamActivatedJobsRequest,
                                   context: grpc.aio.ServicerContext) -> AsyncIterator[pb.ActivatedJob]:
+        """Jobs that become activatable while the stream is open are pushed to it (jobs that were
+        already waiting are for ActivateJobs, as in Zeebe: clients poll beside their streams)."""
         try:
             job_request = self._job_request(request)
         except Rejection as rejection:
             await context.abort(_STATUS[rejection.rejection_type], rejection.message())
-        job_request.max_jobs = 1
-        loop = asyncio.get_running_loop()
-        while not context.done():
-            jobs = self.engine.jobs.activate(job_request)
-            if not jobs:
-                self.engine.jobs.wait(job_request, loop, 30.0)
-                try:
-                    jobs = await job_request.future
-                finally:
-                    self.engine.jobs.forget(job_request)
-            if jobs:
-                self.engine.run()
+        stream = self.engine.jobs.open_stream(job_request)
+        in_hand = None  # taken from the stream's queue, not yet accepted by the transport
+        try:
+            while True:
+                in_hand = await stream.pushed.get()
                 await self.committer.durable()
-                for job in jobs:
-                    yield _activated(job)
+                yield _activated(in_hand)
+                in_hand = None
+        finally:
+            if in_hand is not None:
+                stream.pushed.put_nowait(in_hand)
+            self.engine.jobs.close_stream(stream)
+            self.engine.run()
 
     async def CompleteJob(self, request: pb.CompleteJobRequest,
                           context: grpc.aio.ServicerContext) -> pb.CompleteJobResponse:

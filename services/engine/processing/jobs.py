@@ -64,11 +64,20 @@ class JobRequest:
     handle: Any = field(default=None)
 
 
+@dataclass(eq=False)
+class JobStream:
+    """A StreamActivatedJobs call: jobs that become activatable are pushed to it, one at a time."""
+
+    request: JobRequest
+    pushed: asyncio.Queue[ActivatedJob] = field(default_factory=asyncio.Queue)
+
+
 class Jobs:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.state = engine.state
         self.waiting: dict[str, deque[JobRequest]] = {}
+        self.streams: dict[str, deque[JobStream]] = {}
         self._ready: set[str] = set()
 
     # -- creation and cancellation -------------------------------------------------------------------------
@@ -205,11 +214,47 @@ class Jobs:
         if request.handle is not None:
             request.handle.cancel()
 
+    def open_stream(self, request: JobRequest) -> JobStream:
+        stream = JobStream(request)
+        self.streams.setdefault(request.type, deque()).append(stream)
+        return stream
+
+    def close_stream(self, stream: JobStream) -> None:
+        """A closed stream gives back the jobs it had not delivered yet (Zeebe's YIELDED), so they don't
+        wait out their deadline."""
+        streams = self.streams.get(stream.request.type)
+        if streams is not None:
+            try:
+                streams.remove(stream)
+            except ValueError:
+                pass
+            if not streams:
+                del self.streams[stream.request.type]
+        while not stream.pushed.empty():
+            pending = stream.pushed.get_nowait()
+            job = self.state.jobs.get(pending.key)
+            if job is not None and job.state == JobState.ACTIVATED and job.deadline == pending.deadline:
+                job.state = JobState.ACTIVATABLE
+                job.worker = ""
+                job.deadline = -1
+                self.state.put_job(job)
+                self.engine.write(job.key, ValueType.JOB, "YIELDED", job.record_value())
+                self._ready.add(job.type)
+
     def serve_waiters(self) -> None:
+        """Hand jobs that became activatable to open streams first (as Zeebe favours streams), taking
+        turns, then to long-polling requests in the order they arrived."""
         if not self._ready:
             return
         ready, self._ready = self._ready, set()
         for job_type in ready:
+            streams = self.streams.get(job_type)
+            while streams and self.state.activatable.get(job_type):
+                stream = streams[0]
+                streams.rotate(-1)
+                for job in self.activate(JobRequest(stream.request.type, stream.request.worker,
+                                                    stream.request.timeout, 1, stream.request.fetch)):
+                    stream.pushed.put_nowait(job)
             waiting = self.waiting.get(job_type)
             while waiting and self.state.activatable.get(job_type):
                 request = waiting.popleft()
