@@ -109,6 +109,12 @@ class ElementProcessor:
             return False
         return True
 
+    def complete_triggered(self, instance: ElementInstance) -> None:
+        """The element's event has already occurred: take the variables it brought and complete at once."""
+        self.lc.transition(instance, ACTIVATED)
+        self.apply_trigger_variables(instance)
+        self.lc.complete_now(instance)
+
     def apply_trigger_variables(self, instance: ElementInstance) -> None:
         trigger = instance.trigger
         if trigger is not None:

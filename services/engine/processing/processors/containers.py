@@ -98,14 +98,6 @@ class EventSubProcessProcessor(ScopeProcessor):
         child.trigger = {"kind": "event", "variables": trigger.get("variables") or {}}
         self.engine.enqueue("activate", child.key)
 
-    def on_activate(self, instance: ElementInstance) -> None:
-        if not self.apply_inputs(instance):
-            return
-        if not self.open_events(instance):
-            return
-        self.lc.transition(instance, ACTIVATED)
-        self.start_children(instance)
-
     def on_complete(self, instance: ElementInstance) -> None:
         if self.apply_outputs(instance):
             self.lc.completed(instance, [])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from services.engine.expressions import ExpressionError
 from services.engine.processing.lifecycle import ACTIVATED
 from services.engine.processing.processors.base import ElementProcessor
@@ -14,9 +12,7 @@ from services.engine.state.entities import ElementInstance
 
 class StartEventProcessor(ElementProcessor):
     def on_activate(self, instance: ElementInstance) -> None:
-        self.lc.transition(instance, ACTIVATED)
-        self.apply_trigger_variables(instance)
-        self.lc.complete_now(instance)
+        self.complete_triggered(instance)
 
 
 class BoundaryEventProcessor(StartEventProcessor):
@@ -28,19 +24,13 @@ class IntermediateCatchEventProcessor(ElementProcessor):
         node = instance.node
         if node.event_type == EventType.LINK or instance.trigger is not None:
             # a link is caught as it is thrown; an event chosen by an event-based gateway has already occurred
-            self.lc.transition(instance, ACTIVATED)
-            self.apply_trigger_variables(instance)
-            self.lc.complete_now(instance)
+            self.complete_triggered(instance)
             return
         if not self.apply_inputs(instance):
             return
         if not self.open_events(instance):
             return
         self.lc.transition(instance, ACTIVATED)
-
-    def on_event(self, instance: ElementInstance, variables: dict[str, Any]) -> None:
-        self.vars.merge_result(instance, variables)
-        self.engine.enqueue("complete", instance.key)
 
 
 class ThrowEventProcessor(JobWorkerProcessor):

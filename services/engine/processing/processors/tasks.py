@@ -3,8 +3,6 @@ events), scripts and decisions evaluated by the engine, receive tasks, and tasks
 
 from __future__ import annotations
 
-from typing import Any
-
 from services.engine.expressions import ExpressionError
 from services.engine.processing.lifecycle import ACTIVATED
 from services.engine.processing.processors.base import ElementProcessor
@@ -79,14 +77,8 @@ class ReceiveTaskProcessor(ElementProcessor):
         if not self.apply_inputs(instance):
             return
         if instance.trigger is not None:  # chosen by an event-based gateway: the message is already here
-            self.lc.transition(instance, ACTIVATED)
-            self.apply_trigger_variables(instance)
-            self.lc.complete_now(instance)
+            self.complete_triggered(instance)
             return
         if not self.open_events(instance):
             return
         self.lc.transition(instance, ACTIVATED)
-
-    def on_event(self, instance: ElementInstance, variables: dict[str, Any]) -> None:
-        self.vars.merge_result(instance, variables)
-        self.engine.enqueue("complete", instance.key)
