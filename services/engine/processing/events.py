@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from services.engine.expressions import ExpressionError
+from services.engine.expressions import ExpressionError, result_type
 from services.engine.model.elements import ExecutableProcess, FlowNode
 from services.engine.protocol import ElementState, ElementType, EventType, Rejection, RejectionType, ValueType
 from services.engine.state.entities import ElementInstance, Message, Subscription
@@ -203,7 +203,7 @@ class Events:
                          "cycle": "[STRING]"}[spec.kind]
                 raise ExpressionError(
                     f"Expected result of the expression '{expression.text}' to be one of '{kinds}', but was "
-                    f"'{_json_type(value)}'")
+                    f"'{result_type(value)}'")
             text = value
         try:
             if spec.kind == "duration":
@@ -634,19 +634,3 @@ def _best_match(catches: list[FlowNode], code: str) -> FlowNode | None:
         elif expected.static == code:
             return catch
     return catch_all
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "BOOLEAN"
-    if isinstance(value, int | float):
-        return "NUMBER"
-    if isinstance(value, list):
-        return "ARRAY"
-    if isinstance(value, dict):
-        return "OBJECT"
-    return "STRING"
-
-
