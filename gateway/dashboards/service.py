@@ -37,6 +37,7 @@ from shared.documents.models import (
     ProjectFilter,
     Stage,
     UnitKind,
+    every_item,
 )
 
 WEIGHTS = {"progress": 0.25, "resolution": 0.25, "speed": 0.15, "flags": 0.15, "satisfaction": 0.20}
@@ -48,14 +49,7 @@ _OPEN = [ProblemStatus.OPEN, ProblemStatus.ASSIGNED, ProblemStatus.REPORTED, Pro
 
 
 async def _all_problems(services: Services, f: ProblemFilter) -> list[Problem]:
-    out: list[Problem] = []
-    page = 1
-    while True:
-        found = await services.store.problems.list(f, PageRequest(page=page, size=500))
-        out += found.items
-        if page >= found.pages:
-            return out
-        page += 1
+    return [p async for p in every_item(lambda page: services.store.problems.list(f, page))]
 
 
 async def _closed_in(services: Services, period: Period) -> list[Problem]:
@@ -95,16 +89,10 @@ async def summary(services: Services, period: Period) -> s.Summary:
     this_month = month_period(now)
     red_by_county: Counter[str] = Counter()
     reds = []
-    page = 1
-    while True:
-        found = await store.projects.list(ProjectFilter(light=Light.RED), PageRequest(page=page, size=500))
-        for p in found.items:
-            red_by_county[p.county.code] += 1
-            if p.light_changed_at is not None and p.light_changed_at in this_month:
-                reds.append(p)
-        if page >= found.pages:
-            break
-        page += 1
+    async for p in every_item(lambda page: store.projects.list(ProjectFilter(light=Light.RED), page)):
+        red_by_county[p.county.code] += 1
+        if p.light_changed_at is not None and p.light_changed_at in this_month:
+            reds.append(p)
     names = await county_names(services, set(stats.by_county))
     counties = [s.CountyCell(code=code, name=names.get(code), projects=n, red=red_by_county.get(code, 0))
                 for code, n in sorted(stats.by_county.items())]

@@ -22,7 +22,6 @@ from shared.documents import DocumentStore
 from shared.documents.models import (
     Flag,
     Light,
-    PageRequest,
     Period,
     Problem,
     ProblemFilter,
@@ -30,6 +29,7 @@ from shared.documents.models import (
     ProblemStatus,
     Project,
     Stage,
+    every_item,
 )
 from shared.domain import stages
 from shared.domain.evaluation import three_scores
@@ -109,36 +109,15 @@ def _stage_order(stage: str) -> int:
 
 
 async def all_projects(store: DocumentStore) -> list[Project]:
-    out: list[Project] = []
-    page_no = 1
-    while True:
-        page = await store.projects.list(None, PageRequest(page=page_no, size=500))
-        out.extend(page.items)
-        if page_no >= page.pages:
-            return out
-        page_no += 1
+    return [p async for p in every_item(lambda page: store.projects.list(None, page))]
 
 
 async def all_problems(store: DocumentStore) -> list[Problem]:
-    out: list[Problem] = []
-    page_no = 1
-    while True:
-        page = await store.problems.list(ProblemFilter(), PageRequest(page=page_no, size=500))
-        out.extend(page.items)
-        if page_no >= page.pages:
-            return out
-        page_no += 1
+    return [p async for p in every_item(lambda page: store.problems.list(ProblemFilter(), page))]
 
 
 async def all_flags(store: DocumentStore) -> list[Flag]:
-    out: list[Flag] = []
-    page_no = 1
-    while True:
-        page = await store.flags.list(page=PageRequest(page=page_no, size=500))
-        out.extend(page.items)
-        if page_no >= page.pages:
-            return out
-        page_no += 1
+    return [f async for f in every_item(lambda page: store.flags.list(page=page))]
 
 
 async def dashboard_of(store: DocumentStore, period: Period) -> Dashboard:

@@ -49,6 +49,7 @@ from shared.documents.models import (
     Task,
     TaskFilter,
     TaskStatus,
+    every_item,
 )
 from shared.domain import stages
 from shared.domain.docking import ITEM_FOR_STAGE, ITEMS
@@ -342,19 +343,13 @@ class Scenario:
         await self.work_inboxes(day, front, store, now)
 
     async def work_inboxes(self, day: int, front: Front, store: DocumentStore, now: datetime) -> None:
-        page_no = 1
         due: list[tuple[Task, Decision]] = []
-        while True:
-            page = await store.tasks.list(TaskFilter(status=TaskStatus.OPEN), PageRequest(page=page_no, size=500))
-            for task in page.items:
-                if task.job_key not in self.decisions:
-                    self.decisions[task.job_key] = self.people.decide(task, day)
-                decision = self.decisions[task.job_key]
-                if decision is not None and decision.day <= day:
-                    due.append((task, decision))
-            if page_no >= page.pages:
-                break
-            page_no += 1
+        async for task in every_item(lambda page: store.tasks.list(TaskFilter(status=TaskStatus.OPEN), page)):
+            if task.job_key not in self.decisions:
+                self.decisions[task.job_key] = self.people.decide(task, day)
+            decision = self.decisions[task.job_key]
+            if decision is not None and decision.day <= day:
+                due.append((task, decision))
         for task, decision in due:
             try:
                 await front.complete(task, decision.variables, by=decision.by, role=decision.role, at=now)

@@ -20,7 +20,7 @@ from pyzeebe.errors import MessageAlreadyExistsError
 from services.workers.escalation import problem_of
 from services.workers.lifecycle import rules_of
 from services.workers.runtime import PermanentFailure, WorkerContext
-from shared.documents.models import Evaluation, PageRequest, Period, ProjectFilter, Stage
+from shared.documents.models import Evaluation, Period, ProjectFilter, Stage, every_item
 from shared.domain import assignment, evaluation
 
 FAMILY = "evaluation"
@@ -53,16 +53,10 @@ def router(ctx: WorkerContext) -> ZeebeTaskRouter:
             chosen = evaluation.invitations(project, units, problem) if project else []
         else:
             chosen = []
-            page_no = 1
-            while True:
-                page = await ctx.store.projects.list(ProjectFilter(stages=SUPERVISED), PageRequest(page=page_no,
-                                                                                                   size=500))
-                for project in page.items:
-                    if project.signed_at <= ctx.now():
-                        chosen.extend(evaluation.invitations(project, units))
-                if page_no >= page.pages:
-                    break
-                page_no += 1
+            async for project in every_item(lambda page: ctx.store.projects.list(ProjectFilter(stages=SUPERVISED),
+                                                                                 page)):
+                if project.signed_at <= ctx.now():
+                    chosen.extend(evaluation.invitations(project, units))
         return {"invitations": [i.as_variable() for i in chosen]}
 
     @r.task(task_type="evaluation.record")

@@ -7,6 +7,7 @@ investment amounts are never stated to the fen, and an int sums and sorts exactl
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Generic, Literal, TypeVar
@@ -78,6 +79,18 @@ class Page(BaseModel, Generic[T]):
     @property
     def pages(self) -> int:
         return (self.total + self.size - 1) // self.size
+
+
+async def every_item(fetch: Callable[[PageRequest], Awaitable[Page[T]]], *, size: int = 500) -> AsyncIterator[T]:
+    """Every item of a paged listing, one page fetched at a time (figures and sweeps over all of them)."""
+    number = 1
+    while True:
+        page = await fetch(PageRequest(page=number, size=size))
+        for item in page.items:
+            yield item
+        if number >= page.pages:
+            return
+        number += 1
 
 
 class Saved(BaseModel, Generic[T]):

@@ -9,13 +9,11 @@ would otherwise hold up the event loop it shares with whatever else runs there.
 
 from __future__ import annotations
 
-from typing import Any
-
 from services.engine.exporters.projection import DocumentsProjection
 from services.engine.exporters.records import Record, RecordReader
 from services.engine.exporters.runner import Prepared, Target
 from shared.documents import DocumentStore, open_store
-from shared.documents.models import PageRequest
+from shared.documents.models import every_item
 
 
 class DocumentsTarget(Target):
@@ -61,15 +59,8 @@ class DocumentsTarget(Target):
         instance = await views.get_process_instance(process_instance_key)
         elements = await views.element_instances(process_instance_key)
         jobs = await views.jobs(process_instance_key)
-        incidents: list[dict[str, Any]] = []
-        page = 1
-        while True:
-            found = await views.incidents(process_instance_key=process_instance_key, state="active",
-                                          page=PageRequest(page=page, size=500))
-            incidents += [item.model_dump() for item in found.items]
-            if page >= found.pages:
-                break
-            page += 1
+        incidents = [item.model_dump() async for item in every_item(
+            lambda page: views.incidents(process_instance_key=process_instance_key, state="active", page=page))]
         self.projection.load_instance(
             process_instance_key, instance.model_dump() if instance else None,
             [e.model_dump() for e in elements], [j.model_dump() for j in jobs], incidents)
