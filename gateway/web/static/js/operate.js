@@ -3,7 +3,7 @@
 
 import { createViewer, markInstance, showXml } from './diagram.js';
 import {
-  api, clear, emptyState, errorBox, fmtDateTime, h, hasRole, loading, pathId, startPage, subscribe, t, toast,
+  api, clear, emptyState, errorBox, fmtDateTime, h, hasRole, loading, pager, pathId, startPage, subscribe, t, toast,
 } from './qly.js';
 
 const $ = (id) => document.getElementById(id);
@@ -68,18 +68,10 @@ async function loadList() {
       : await operateApi.instances(filters);
     if (!page.items.length) clear(list, h('li', {}, emptyState(t('common.none'))));
     else clear(list, page.items.map(incidentsOnly ? incidentItem : instanceItem));
-    pager(page);
+    clear($('instance-pager'), pager(page, (step) => { query.page += step; loadList(); }));
   } catch (error) {
     clear(list, h('li', {}, errorBox(error)));
   }
-}
-
-function pager(page) {
-  const pages = page.pages ?? Math.max(1, Math.ceil(page.total / page.size));
-  clear($('instance-pager'),
-    h('button', { type: 'button', disabled: page.page <= 1, onclick: () => { query.page -= 1; loadList(); } }, t('common.prev')),
-    h('span', { class: 'muted' }, t('common.page', { page: page.page, pages, total: page.total })),
-    h('button', { type: 'button', disabled: page.page >= pages, onclick: () => { query.page += 1; loadList(); } }, t('common.next')));
 }
 
 function select(key) {

@@ -1,7 +1,7 @@
 // Problem list: filter by project, status, origin, county and overdue; paginated.
 
 import { fillCounties, problemStatusBadge } from './domain.js';
-import { api, clear, dueBadge, errorBox, fmtDate, h, params, startPage, statusName, t } from './qly.js';
+import { api, clear, dueBadge, errorBox, fmtDate, h, pager, params, startPage, statusName, t } from './qly.js';
 
 const $ = (id) => document.getElementById(id);
 const state = { page: 1, size: 30, filters: {} };
@@ -27,11 +27,7 @@ async function load() {
         h('td', { 'data-label': t('problems.raised_at') }, fmtDate(p.raised_at)),
         h('td', { 'data-label': t('problems.due_at') }, p.status === 'closed' ? fmtDate(p.closed_at) : dueBadge(p.due_at) || '—'))));
     }
-    const pages = page.pages ?? Math.max(1, Math.ceil(page.total / page.size));
-    clear($('problem-pager'),
-      h('button', { type: 'button', disabled: page.page <= 1, onclick: () => { state.page -= 1; load(); } }, t('common.prev')),
-      h('span', { class: 'muted' }, t('common.page', { page: page.page, pages, total: page.total })),
-      h('button', { type: 'button', disabled: page.page >= pages, onclick: () => { state.page += 1; load(); } }, t('common.next')));
+    clear($('problem-pager'), pager(page, (step) => { state.page += step; load(); }));
   } catch (error) {
     clear(rows, h('tr', {}, h('td', { colspan: 7 }, errorBox(error))));
   }

@@ -2,7 +2,7 @@
 
 import { fillCounties, lightBadge, STAGES } from './domain.js';
 import {
-  api, clear, errorBox, fmtAmount, fmtDate, h, params, startPage, t,
+  api, clear, errorBox, fmtAmount, fmtDate, h, pager, params, startPage, t,
 } from './qly.js';
 
 const $ = (id) => document.getElementById(id);
@@ -28,11 +28,7 @@ async function load() {
         h('td', { 'data-label': t('projects.signed_at') }, fmtDate(p.signed_at)),
         h('td', { 'data-label': t('projects.last_progress') }, fmtDate(p.last_progress_at)))));
     }
-    const pages = page.pages ?? Math.max(1, Math.ceil(page.total / page.size));
-    clear($('project-pager'),
-      h('button', { type: 'button', disabled: page.page <= 1, onclick: () => { state.page -= 1; load(); } }, t('common.prev')),
-      h('span', { class: 'muted' }, t('common.page', { page: page.page, pages, total: page.total })),
-      h('button', { type: 'button', disabled: page.page >= pages, onclick: () => { state.page += 1; load(); } }, t('common.next')));
+    clear($('project-pager'), pager(page, (step) => { state.page += step; load(); }));
   } catch (error) {
     clear(rows, h('tr', {}, h('td', { colspan: 7 }, errorBox(error))));
   }

@@ -559,6 +559,18 @@ export function errorBox(error) {
   return h('div', { class: 'error-box', role: 'alert' }, lines.map((line) => h('p', {}, line)));
 }
 
+// Previous / "page n of m" / next under a paged list; step(-1) or step(+1) moves the list's page.
+// hideSingle: nothing at all when everything fits on one page.
+export function pager(page, step, { hideSingle = false } = {}) {
+  const pages = page.pages ?? Math.max(1, Math.ceil(page.total / page.size));
+  if (hideSingle && pages <= 1) return [];
+  return [
+    h('button', { type: 'button', disabled: page.page <= 1, onclick: () => step(-1) }, t('common.prev')),
+    h('span', { class: 'muted' }, t('common.page', { page: page.page, pages, total: page.total })),
+    h('button', { type: 'button', disabled: page.page >= pages, onclick: () => step(1) }, t('common.next')),
+  ];
+}
+
 // A check that a vendor bundle loaded; shows a clear message instead of a blank page.
 export function requireGlobal(name, container) {
   if (window[name]) return window[name];

@@ -4,8 +4,8 @@
 
 import { lightBadge, problemHistory, problemStatusBadge, stageTimeline } from './domain.js';
 import {
-  api, ApiError, clear, dueBadge, dueState, emptyState, errorBox, fmtDateTime, h, hasRole, loading, pathId, requireGlobal,
-  startPage, subscribe, t, toast,
+  api, ApiError, clear, dueBadge, dueState, emptyState, errorBox, fmtDateTime, h, hasRole, loading, pager, pathId,
+  requireGlobal, startPage, subscribe, t, toast,
 } from './qly.js';
 
 const $ = (id) => document.getElementById(id);
@@ -127,12 +127,7 @@ async function loadList() {
     const items = ordered(page.items.filter(matches));
     if (!items.length) clear(list, h('li', {}, emptyState(t(`tasks.empty_${state.view}`))));
     else clear(list, items.map(taskItem));
-    const pages = page.pages ?? Math.max(1, Math.ceil(page.total / page.size));
-    clear($('task-pager'), pages > 1 ? [
-      h('button', { type: 'button', disabled: page.page <= 1, onclick: () => { state.page -= 1; loadList(); } }, t('common.prev')),
-      h('span', { class: 'muted' }, t('common.page', { page: page.page, pages, total: page.total })),
-      h('button', { type: 'button', disabled: page.page >= pages, onclick: () => { state.page += 1; loadList(); } }, t('common.next')),
-    ] : []);
+    clear($('task-pager'), pager(page, (step) => { state.page += step; loadList(); }, { hideSingle: true }));
   } catch (error) {
     clear(list, h('li', {}, errorBox(error)));
   }
