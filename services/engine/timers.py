@@ -39,7 +39,11 @@ class Duration:
     exact: dt.timedelta = dt.timedelta(0)
 
     def add_to(self, moment: dt.datetime) -> dt.datetime:
-        return add_months(moment, self.months) + self.exact
+        try:
+            return add_months(moment, self.months) + self.exact
+        except (OverflowError, ValueError) as error:  # past year 9999 (or before year 1)
+            raise TimerDefinitionError(f"The duration '{self}' from {moment.isoformat()} ends outside the years "
+                                       "1-9999") from error
 
     def is_zero(self) -> bool:
         return self.months == 0 and not self.exact
@@ -56,10 +60,15 @@ def parse_duration(text: str) -> Duration:
     sign = -1 if parts["sign"] else 1
     months = int(parts["years"] or 0) * 12 + int(parts["months"] or 0)
     seconds = float((parts["seconds"] or "0").replace(",", "."))
-    exact = dt.timedelta(
-        weeks=int(parts["weeks"] or 0), days=int(parts["days"] or 0), hours=int(parts["hours"] or 0),
-        minutes=int(parts["minutes"] or 0), seconds=seconds,
-    )
+    try:
+        exact = dt.timedelta(
+            weeks=int(parts["weeks"] or 0), days=int(parts["days"] or 0), hours=int(parts["hours"] or 0),
+            minutes=int(parts["minutes"] or 0), seconds=seconds,
+        )
+    except OverflowError as error:
+        raise TimerDefinitionError(f"Invalid duration '{text}' for a timer: longer than 999,999,999 days") from error
+    if months > 12 * 9999:
+        raise TimerDefinitionError(f"Invalid duration '{text}' for a timer: longer than 9999 years")
     return Duration(months=sign * months, exact=sign * exact)
 
 

@@ -21,6 +21,8 @@ def loads(text: str | bytes) -> Any:
             return _json.loads(text)
         except ValueError:
             raise InvalidJson(str(error)) from error
+        except RecursionError:  # orjson stops at 1024 levels; the standard library would overflow the stack
+            raise InvalidJson(f"{error}: the document is nested more deeply than 1024 levels") from None
 
 
 def loads_document(text: str | bytes, what: str = "variables") -> dict[str, Any]:

@@ -361,7 +361,7 @@ def _ends_with(ctl, s, m):
 @builtin("matches", "input, pattern, flags", optional=1)
 def _matches(ctl, s, pattern, flags):
     rx = compile_xpath_regex(_str(pattern), None if flags is None else _str(flags))
-    return rx.search(_str(s))
+    return rx.search(_str(s), ctl)
 
 
 def _replacement(rep: str) -> str:
@@ -394,12 +394,12 @@ def _replacement(rep: str) -> str:
 def _replace(ctl, s, pattern, rep, flags):
     rx = compile_xpath_regex(_str(pattern), None if flags is None else _str(flags))
     s = _str(s)
-    if rx.search(""):
+    if rx.search("", ctl):
         raise Fail("pattern matches the empty string")
     literal = flags is not None and "q" in flags
     repl = _str(rep).replace("\\", "\\\\") if literal else _replacement(_str(rep))
     try:
-        return rx.sub(repl, s)
+        return rx.sub(repl, s, ctl)
     except (re.error, IndexError) as e:
         raise Fail(str(e)) from None
 
@@ -408,13 +408,13 @@ def _replace(ctl, s, pattern, rep, flags):
 def _split(ctl, s, delimiter):
     s = _str(s)
     rx = compile_xpath_regex(_str(delimiter), None)
-    return rx.split(s)
+    return rx.split(s, ctl)
 
 
 @builtin("extract", "input, pattern")
 def _extract(ctl, s, pattern):
     rx = compile_xpath_regex(_str(pattern), None)
-    return rx.findall(_str(s))
+    return rx.findall(_str(s), ctl)
 
 
 @builtin("trim", "string")

@@ -6,6 +6,12 @@ that contains an alternation or another repetition, as in ``(a+)+`` or ``(a|aa)*
 back-reference) and run in a separate Python process that is killed after ``TIMEOUT`` seconds;
 the calling function then gives null with a warning. Ordinary patterns run in-process. Inputs
 are limited in length as well.
+
+The child runs while the engine's event loop waits, so one evaluation may spend at most
+``SANDBOX_BUDGET`` seconds in sandboxed patterns, whatever the number of calls: a model that loops
+over a risky pattern (``for i in 1..1000 return matches(x, "(a+)+$")``) would otherwise hold the
+whole engine for 1000 timeouts. Past the budget the evaluation fails (an incident), like the other
+limits of ``runtime``.
 """
 
 from __future__ import annotations
@@ -14,10 +20,12 @@ import json
 import re
 import subprocess
 import sys
+import time
 from functools import lru_cache
 from typing import Any
 
-from .runtime import InvocationFailure
+from .errors import FeelEvaluationError
+from .runtime import Ctl, InvocationFailure
 
 try:  # Python 3.11+
     import re._constants as _c  # type: ignore[import-not-found]
@@ -29,6 +37,7 @@ except ImportError:  # pragma: no cover - older layout
 MAX_PATTERN = 1000
 MAX_INPUT = 100_000
 TIMEOUT = 1.0
+SANDBOX_BUDGET = 2.0  # seconds one evaluation may spend in sandboxed patterns
 
 _REPEATS = {_c.MAX_REPEAT, _c.MIN_REPEAT, getattr(_c, "POSSESSIVE_REPEAT", None)}
 
@@ -69,45 +78,56 @@ class _Bounded:
             raise InvocationFailure(f"input longer than {MAX_INPUT} characters for a regular expression")
         return s
 
-    def _sandboxed(self, op: str, s: str, repl: str = "") -> Any:
-        request = {"pattern": self.rx.pattern, "flags": self.rx.flags & ~re.UNICODE, "op": op,
-                   "input": self._check(s), "repl": repl}  # fmt: skip
-        return _run_sandboxed(json.dumps(request))
+    def _sandboxed(self, op: str, s: str, repl: str, ctl: Ctl | None) -> Any:
+        request = json.dumps({"pattern": self.rx.pattern, "flags": self.rx.flags & ~re.UNICODE, "op": op,
+                              "input": self._check(s), "repl": repl})  # fmt: skip
+        if ctl is None:
+            return _run_sandboxed(request, TIMEOUT)
+        remaining = SANDBOX_BUDGET - ctl.sandbox_seconds
+        if remaining <= 0:
+            raise FeelEvaluationError(
+                f"evaluation spent more than {SANDBOX_BUDGET} s in regular expressions that may backtrack "
+                f"exponentially ('{self.pattern}')")
+        started = time.monotonic()
+        try:
+            return _run_sandboxed(request, min(TIMEOUT, remaining))
+        finally:
+            ctl.sandbox_seconds += time.monotonic() - started
 
-    def search(self, s: str) -> bool:
+    def search(self, s: str, ctl: Ctl | None = None) -> bool:
         if self.risky:
-            return bool(self._sandboxed("search", s))
+            return bool(self._sandboxed("search", s, "", ctl))
         return self.rx.search(self._check(s)) is not None
 
-    def sub(self, repl: str, s: str) -> str:
+    def sub(self, repl: str, s: str, ctl: Ctl | None = None) -> str:
         if self.risky:
-            return str(self._sandboxed("sub", s, repl))
+            return str(self._sandboxed("sub", s, repl, ctl))
         return self.rx.sub(repl, self._check(s))
 
-    def split(self, s: str) -> list[str]:
+    def split(self, s: str, ctl: Ctl | None = None) -> list[str]:
         if self.risky:
-            return list(self._sandboxed("split", s))
+            return list(self._sandboxed("split", s, "", ctl))
         return _split(self.rx, self._check(s))
 
-    def findall(self, s: str) -> list[str]:
+    def findall(self, s: str, ctl: Ctl | None = None) -> list[str]:
         if self.risky:
-            return list(self._sandboxed("findall", s))
+            return list(self._sandboxed("findall", s, "", ctl))
         return [m.group(0) for m in self.rx.finditer(self._check(s))]
 
 
 @lru_cache(maxsize=256)
-def _run_sandboxed(request: str) -> Any:
+def _run_sandboxed(request: str, timeout: float) -> Any:
     try:
         done = subprocess.run(
             [sys.executable, "-I", "-c", _SANDBOX],
             input=request,
             capture_output=True,
             text=True,
-            timeout=TIMEOUT,
+            timeout=timeout,
             check=False,
         )
     except subprocess.TimeoutExpired:
-        raise InvocationFailure(f"the regular expression took longer than {TIMEOUT} s") from None
+        raise InvocationFailure(f"the regular expression took longer than {timeout:.2g} s") from None
     except OSError as e:
         raise InvocationFailure(f"the regular expression could not be evaluated: {e}") from None
     if done.returncode != 0:

@@ -39,13 +39,14 @@ _ctx_div = NUMBER_CONTEXT.divide
 class Ctl:
     """Per-evaluation control: clock, warnings, recursion and work budgets."""
 
-    __slots__ = ("clock", "depth", "items", "warnings")
+    __slots__ = ("clock", "depth", "items", "sandbox_seconds", "warnings")
 
     def __init__(self, clock: Any) -> None:
         self.clock = clock
         self.warnings: list[str] = []
         self.depth = 0
         self.items = 0
+        self.sandbox_seconds = 0.0  # time spent in sandboxed regular expressions (regex.SANDBOX_BUDGET)
 
     def warn(self, message: str) -> None:
         if len(self.warnings) < 100:

@@ -40,6 +40,9 @@ _STATUS = {
 }
 
 
+MAX_DEADLINE_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+
+
 def _invalid(message: str) -> Rejection:
     return Rejection(RejectionType.INVALID_ARGUMENT, message)
 
@@ -281,6 +284,11 @@ class Gateway(GatewayServicer):
             raise _invalid("Expected to activate jobs of a type, but the type is blank")
         if request.timeout < 1:
             raise _invalid(f"Expected to activate jobs with a timeout greater than 0, but was {request.timeout}")
+        if self.engine.now() + request.timeout > MAX_DEADLINE_MS:
+            # the deadline is an int64 epoch-millisecond field of every activated job: it must fit, or the
+            # answer cannot be encoded after the jobs were handed out, and they would be lost
+            raise _invalid(f"Expected to activate jobs with a timeout that ends before the year 10000, but was "
+                           f"{request.timeout}")
         return JobRequest(type=request.type, worker=request.worker, timeout=request.timeout,
                           max_jobs=getattr(request, "maxJobsToActivate", 1) or 1, fetch=list(request.fetchVariable))
 
