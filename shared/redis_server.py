@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any, Literal, Self
 from urllib.parse import urlsplit
 
+from shared.processes import free_port
+
 Persistence = Literal["none", "rdb", "aof"]
 
 
@@ -37,12 +39,6 @@ def find_redis_server() -> Path:
     if candidate.is_file() and os.access(candidate, os.X_OK):
         return candidate
     raise RedisServerError(f"no redis-server on PATH and none at {candidate}")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class RedisServer:

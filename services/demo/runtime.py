@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,14 +21,9 @@ from services.workers.settings import WorkerSettings
 from shared.clock import EngineClock
 from shared.documents import DocumentStore
 from shared.events import EventBus
+from shared.processes import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class LocalEngine:
@@ -74,13 +67,8 @@ class LocalEngine:
         raise RuntimeError("the engine did not become ready")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process, timeout=30)
 
 
 class Clock:

@@ -20,8 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
+from shared.processes import wait_until_ready
 from shared.redis_server import RedisServer, RedisServerError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,15 +109,9 @@ class Platform:
             time.sleep(0.5)
             self._check_alive(child, log_path)
             return
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self._check_alive(child, log_path)
-            try:
-                if httpx.get(child.ready_url, timeout=2.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
+        if wait_until_ready(child.process, child.ready_url, timeout, interval=0.2, request_timeout=2.0):
+            return
+        self._check_alive(child, log_path)
         raise LaunchError(f"{child.name} did not become ready in {timeout:.0f} s; see {log_path}")
 
     @staticmethod

@@ -9,7 +9,6 @@ designer would.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -19,7 +18,8 @@ from typing import Any
 
 import httpx
 
-from shared.redis_server import RedisServer, free_port
+from shared.processes import free_port, stop_process, wait_until_ready
+from shared.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "browser-test-pw-1"
@@ -46,15 +46,9 @@ class Child:
             time.sleep(0.5)
             self.check()
             return
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.check()
-            try:
-                if httpx.get(self.ready_url, timeout=2.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
+        if wait_until_ready(self.process, self.ready_url, timeout, interval=0.1, request_timeout=2.0):
+            return
+        self.check()
         raise PlatformError(f"{self.name} did not become ready in {timeout:.0f} s:\n{self.tail()}")
 
     def check(self) -> None:
@@ -69,14 +63,8 @@ class Child:
             return ""
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if self.process is not None:
+            stop_process(self.process)
 
 
 @dataclass

@@ -18,6 +18,7 @@ from gateway.context import Services
 from shared.documents import DocumentStore
 from shared.documents.models import Actor, County, Investor, ProjectData, Role, Unit, UnitKind, User
 from shared.documents.store import COLLECTIONS
+from shared.processes import free_port, stop_process, wait_until_ready
 from tests.fixtures.domain import at
 
 # Cheap parameters: the hash records them, so verification stays as cheap. Production uses the defaults.
@@ -301,11 +302,7 @@ class GatewayProcess:
 
     def __init__(self, *, engine_address: str, management_url: str, documents_url: str, redis_url: str,
                  secrets: dict[str, str], log_path: Any, extra_env: dict[str, str] | None = None) -> None:
-        import socket
-
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
+        self.port = free_port()
         self.env = {
             "ZEEBE_ADDRESS": engine_address, "ZEEBE_MANAGEMENT_URL": management_url, "DOCUMENTS_URL": documents_url,
             "REDIS_URL": redis_url, "JWT_SECRET": secrets["jwt"], "INGEST_HMAC_SECRET_GONGGAI": secrets["gonggai"],
@@ -331,16 +328,10 @@ class GatewayProcess:
                                         env={**os.environ, **self.env, "PYTHONPATH": str(root)}, stdout=log,
                                         stderr=subprocess.STDOUT)
         log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the gateway exited with {self.process.returncode}: {self.log()}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
+        if wait_until_ready(self.process, f"{self.url}/healthz", timeout):
+            return self
+        if self.process.poll() is not None:
+            raise RuntimeError(f"the gateway exited with {self.process.returncode}: {self.log()}")
         self.stop()
         raise RuntimeError(f"the gateway did not start: {self.log()}")
 
@@ -353,14 +344,4 @@ class GatewayProcess:
             return ""
 
     def stop(self) -> int | None:
-        import signal
-        import subprocess
-
-        if self.process is None or self.process.poll() is not None:
-            return None if self.process is None else self.process.returncode
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
+        return stop_process(self.process) if self.process is not None else None

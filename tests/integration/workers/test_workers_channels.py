@@ -74,7 +74,7 @@ async def test_robot_failures_are_classified(sink: HttpSink, http: httpx.AsyncCl
 
 
 async def test_unreachable_endpoint_is_transient(http: httpx.AsyncClient) -> None:
-    from services.demo.runtime import free_port
+    from shared.processes import free_port
 
     settings = WorkerSettings(sms_gateway_url=f"http://127.0.0.1:{free_port()}/sms")
     with pytest.raises(channels.DeliveryFailed) as caught:
@@ -107,7 +107,7 @@ async def test_refused_recipient_is_final_and_a_dead_server_is_not(smtp: SmtpSin
     with pytest.raises(channels.DeliveryFailed) as refused:
         await channels.send_email(settings, "nobody@huaian.gov.cn", "s", "b", "id")
     assert not refused.value.transient
-    from services.demo.runtime import free_port
+    from shared.processes import free_port
 
     dead = WorkerSettings(smtp_host="127.0.0.1", smtp_port=free_port())
     with pytest.raises(channels.DeliveryFailed) as down:
