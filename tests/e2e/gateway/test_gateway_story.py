@@ -17,10 +17,8 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from pydantic import SecretStr
 
-from gateway.app import create_app
 from gateway.context import Services
 from gateway.engine import EngineGateway
 from gateway.settings import GatewaySettings
@@ -28,8 +26,7 @@ from shared.clock import EngineClock, to_display
 from shared.documents import open_store
 from shared.events import EventBus, connect_redis
 from shared.settings import AppSettings, SecretSettings, ZeebeSettings
-from tests.fixtures.engine import free_port
-from tests.integration.gateway.support import sign
+from tests.integration.gateway.support import served, sign
 from tests.integration.workers.harness import Platform
 
 SECRETS = {"jwt": "e2e-jwt-secret-0123456789abcdef0123456789", "gonggai": "e2e-gonggai-secret-0123456789abcdef",
@@ -55,20 +52,10 @@ async def gateway(platform: Platform, tmp_path: Path, redis_url: str) -> AsyncIt
     services = Services(settings=GatewaySettings(), app=AppSettings(qly_env="dev"), secrets=secrets, zeebe=zeebe,
                         store=store, redis=redis, bus=EventBus(redis, clock=clock),
                         engine=EngineGateway.from_settings(zeebe), clock=clock, owned=True)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(services=services), host="127.0.0.1", port=port,
-                                           log_config=None, access_log=False))
-    task = asyncio.get_running_loop().create_task(server.serve())
-    for _ in range(500):
-        if server.started:
-            break
-        await asyncio.sleep(0.02)
-    assert server.started
     try:
-        yield f"http://127.0.0.1:{port}"
+        async with served(services) as url:
+            yield url
     finally:
-        server.should_exit = server.force_exit = True
-        await asyncio.wait_for(task, 20)
         await services.close()
 
 

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import uvicorn
 from argon2 import PasswordHasher
 
+from gateway.app import create_app
 from gateway.auth.passwords import hash_password
 from gateway.context import Services
 from shared.documents import DocumentStore
@@ -295,6 +299,26 @@ def review_process(process_id: str, *, form_id: str | None = None, form_key: str
             f'</bpmn:extensionElements></bpmn:serviceTask>'
             f'<bpmn:sequenceFlow id="f3" sourceRef="after" targetRef="end"/><bpmn:endEvent id="end"/>'
             f'</bpmn:process></bpmn:definitions>').encode()
+
+
+@contextlib.asynccontextmanager
+async def served(services: Services) -> AsyncIterator[str]:
+    """The gateway app over real HTTP on a free port, in this event loop; its base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(services=services), host="127.0.0.1", port=port,
+                                           log_config=None, access_log=False, lifespan="on"))
+    task = asyncio.get_running_loop().create_task(server.serve())
+    for _ in range(500):
+        if server.started:
+            break
+        await asyncio.sleep(0.02)
+    assert server.started
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        server.force_exit = True  # open SSE connections must not hold the shutdown
+        await asyncio.wait_for(task, 20)
 
 
 class GatewayProcess:

@@ -9,32 +9,16 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from gateway.app import create_app
 from gateway.context import Services
 from shared.events import EventScope
-from tests.fixtures.engine import free_port
-from tests.integration.gateway.support import Api, problem_of
+from tests.integration.gateway.support import Api, problem_of, served
 
 
 @pytest.fixture
 async def base_url(services: Services) -> AsyncIterator[str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(services=services), host="127.0.0.1", port=port,
-                                           log_config=None, access_log=False, lifespan="on"))
-    task = asyncio.get_running_loop().create_task(server.serve())
-    for _ in range(200):
-        if server.started:
-            break
-        await asyncio.sleep(0.02)
-    assert server.started
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        server.force_exit = True  # open SSE connections must not hold the shutdown
-        await asyncio.wait_for(task, 20)
+    async with served(services) as url:
+        yield url
 
 
 async def read_events(client: httpx.AsyncClient, headers: dict[str, str], want: int, *,
