@@ -1,1 +1,1 @@
-from tests.integration.workers.harness import platform, robot_settings, sink  # noqa: F401 - fixtures
+from tests.integration.workers.harness import platform, robot_settings, sink, smtp  # noqa: F401 - fixtures

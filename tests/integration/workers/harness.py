@@ -26,7 +26,7 @@ from shared.documents.models import Actor, ProjectData, Role, Task, TaskFilter, 
 from shared.events import EventBus, connect_redis
 from tests.engine.support import RecordLog
 from tests.fixtures.engine import EngineProcess
-from tests.integration.workers.sinks import HttpSink
+from tests.integration.workers.sinks import HttpSink, SmtpSink
 
 DINGTALK_SECRET = "SEC-test-secret-0123456789"
 
@@ -34,6 +34,16 @@ DINGTALK_SECRET = "SEC-test-secret-0123456789"
 @pytest.fixture
 async def sink() -> AsyncIterator[HttpSink]:
     server = HttpSink()
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest.fixture
+async def smtp() -> AsyncIterator[SmtpSink]:
+    server = SmtpSink()
     await server.start()
     try:
         yield server

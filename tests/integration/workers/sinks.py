@@ -14,6 +14,25 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 
+class Listener:
+    """A server on a free local port; a subclass answers each connection in ``_serve``."""
+
+    server: asyncio.AbstractServer | None
+    port: int
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
+
 @dataclass
 class Request:
     path: str
@@ -23,7 +42,7 @@ class Request:
 
 
 @dataclass
-class HttpSink:
+class HttpSink(Listener):
     """Records JSON posts; answers each with the next of ``statuses`` (then 200) and a robot's errcode body."""
 
     requests: list[Request] = field(default_factory=list)
@@ -41,15 +60,6 @@ class HttpSink:
     def delivered(self) -> list[Request]:
         """The requests that were answered with success."""
         return [r for r in self.requests if r.headers.get("x-answered") == "200"]
-
-    async def start(self) -> None:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self.server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            await self.server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -84,22 +94,13 @@ class HttpSink:
 
 
 @dataclass
-class SmtpSink:
+class SmtpSink(Listener):
     """A tiny SMTP server (RFC 5321's happy path): records every message it accepts."""
 
     messages: list[EmailMessage] = field(default_factory=list)
     refuse_recipients: set[str] = field(default_factory=set)
     server: asyncio.AbstractServer | None = None
     port: int = 0
-
-    async def start(self) -> None:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self.server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            await self.server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         def reply(text: str) -> None:
@@ -139,7 +140,7 @@ class SmtpSink:
             writer.close()
 
 
-class Proxy:
+class Proxy(Listener):
     """A TCP proxy to ``upstream_port``; ``cut()`` drops whatever clients send from then on (their requests
     never arrive), as a network partition or a process frozen mid-call would."""
 
@@ -154,10 +155,6 @@ class Proxy:
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self.server.sockets[0].getsockname()[1]
 
     def cut(self) -> None:
         self.cut_off = True

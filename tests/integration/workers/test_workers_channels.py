@@ -23,16 +23,6 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-@pytest.fixture
-async def smtp() -> AsyncIterator[SmtpSink]:
-    server = SmtpSink()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
 def test_dingtalk_signature_follows_the_documented_recipe() -> None:
     url = channels.dingtalk_signed_url("https://oapi.dingtalk.com/robot/send?access_token=abc", "SECxyz",
                                        timestamp_ms=1700000000000)

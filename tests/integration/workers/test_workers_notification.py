@@ -3,8 +3,6 @@ FailJob for failures that may heal, a final failure recorded without holding up 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from services.workers.settings import WorkerSettings
@@ -22,16 +20,6 @@ MODEL = bpmn.process(
     bpmn.end(),
     bpmn.chain("start", "notify", "end"),
 )
-
-
-@pytest.fixture
-async def smtp() -> AsyncIterator[SmtpSink]:
-    server = SmtpSink()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 @pytest.fixture
