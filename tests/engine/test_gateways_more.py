@@ -106,17 +106,21 @@ async def test_inclusive_join_with_a_single_branch_passes_at_once(gateway: RawGa
     assert log.instance_state(key) == "ELEMENT_COMPLETED"
 
 
-async def test_inclusive_join_fires_when_a_branch_can_no_longer_reach_it(gateway: RawGateway, log: Log) -> None:
-    """One branch leaves through an end event: once nothing can reach the join, the waiting token goes on."""
-    pid = unique("incl-escape")
-    model = bpmn.process(
+def _escape_or_join(pid: str) -> bytes:
+    """Branches a and b of a parallel split meet at an inclusive join; b may leave through an end event instead."""
+    return bpmn.process(
         pid, bpmn.start(), bpmn.parallel("split"), bpmn.service("a", f"{pid}-a"), bpmn.service("b", f"{pid}-b"),
         bpmn.exclusive("check", default="to_join"), bpmn.end("escaped"), bpmn.inclusive("join"),
         bpmn.service("after", f"{pid}-after"), bpmn.end(),
         bpmn.chain("start", "split"), bpmn.flow("s1", "split", "a"), bpmn.flow("s2", "split", "b"),
         bpmn.flow("ja", "a", "join"), bpmn.chain("b", "check"), bpmn.flow("to_end", "check", "escaped", "=escape"),
         bpmn.flow("to_join", "check", "join"), bpmn.chain("join", "after", "end"))
-    await gateway.deploy((f"{pid}.bpmn", model))
+
+
+async def test_inclusive_join_fires_when_a_branch_can_no_longer_reach_it(gateway: RawGateway, log: Log) -> None:
+    """One branch leaves through an end event: once nothing can reach the join, the waiting token goes on."""
+    pid = unique("incl-escape")
+    await gateway.deploy((f"{pid}.bpmn", _escape_or_join(pid)))
     key = await gateway.create(pid, {"escape": True})
     assert await _complete_all(gateway, f"{pid}-a") == 1
     assert await gateway.activate(f"{pid}-after") == []  # b could still come
@@ -128,14 +132,7 @@ async def test_inclusive_join_fires_when_a_branch_can_no_longer_reach_it(gateway
 
 async def test_inclusive_join_counts_a_branch_that_arrives(gateway: RawGateway, log: Log) -> None:
     pid = unique("incl-both")
-    model = bpmn.process(
-        pid, bpmn.start(), bpmn.parallel("split"), bpmn.service("a", f"{pid}-a"), bpmn.service("b", f"{pid}-b"),
-        bpmn.exclusive("check", default="to_join"), bpmn.end("escaped"), bpmn.inclusive("join"),
-        bpmn.service("after", f"{pid}-after"), bpmn.end(),
-        bpmn.chain("start", "split"), bpmn.flow("s1", "split", "a"), bpmn.flow("s2", "split", "b"),
-        bpmn.flow("ja", "a", "join"), bpmn.chain("b", "check"), bpmn.flow("to_end", "check", "escaped", "=escape"),
-        bpmn.flow("to_join", "check", "join"), bpmn.chain("join", "after", "end"))
-    await gateway.deploy((f"{pid}.bpmn", model))
+    await gateway.deploy((f"{pid}.bpmn", _escape_or_join(pid)))
     key = await gateway.create(pid, {"escape": False})
     assert await _complete_all(gateway, f"{pid}-b") == 1
     assert await gateway.activate(f"{pid}-after") == []
