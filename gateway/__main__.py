@@ -18,7 +18,26 @@ from gateway.settings import GatewaySettings
 from shared.logging import configure_logging
 
 
+def _refused_configuration() -> str | None:
+    """Why the shared settings cannot start a gateway (QLY_ENV=prod without real secrets, a bad TIMEZONE), said
+    once and plainly before anything listens, instead of a traceback from the application's start-up."""
+    from pydantic import ValidationError
+
+    from shared.settings import AppSettings, SecretSettings
+
+    try:
+        if AppSettings().qly_env == "prod":
+            SecretSettings()
+    except ValidationError as error:
+        return "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in error.errors())
+    return None
+
+
 def _serve(args: argparse.Namespace) -> int:
+    refused = _refused_configuration()
+    if refused:
+        print(f"gateway: refusing to start: {refused}", file=sys.stderr)
+        return 2
     settings = GatewaySettings()
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port

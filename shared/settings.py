@@ -174,6 +174,9 @@ class SecretSettings(_Settings):
     a warning says so: an insecure fixed default would end up in some deployment.
     """
 
+    # A refused secret must not be echoed into the logs by the validation error that refuses it.
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
+
     qly_env: Literal["dev", "prod"] = "dev"
     jwt_secret: SecretStr | None = None
     ingest_hmac_secret_gonggai: SecretStr | None = None

@@ -41,7 +41,7 @@ async def signed_post(
     except ValueError:
         raise Unauthorized(f"unknown approval system {x_qly_system!r}; expected gonggai or tuzhi",
                            headers={"WWW-Authenticate": "HMAC"}) from None
-    if not x_qly_timestamp.isdigit():
+    if not (x_qly_timestamp.isascii() and x_qly_timestamp.isdigit()):  # "²".isdigit(), but int("²") fails
         raise Unauthorized("X-Qly-Timestamp must be Unix time in whole seconds", headers={"WWW-Authenticate": "HMAC"})
     skew = abs(time.time() - int(x_qly_timestamp))
     window = services.settings.ingest_replay_seconds

@@ -38,6 +38,8 @@ def parse_json(body: bytes) -> Any:
         return json.loads(body)
     except ValueError as exc:
         raise Unprocessable(f"the body is not JSON: {exc}") from exc
+    except RecursionError:
+        raise Unprocessable("the body nests arrays or objects too deeply to be a record") from None
 
 
 async def check(services: Services, system: ApprovalSource, raw: Any) -> ApprovalRecord:
