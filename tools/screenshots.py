@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import Page, Route, sync_playwright  # noqa: E402
 
-from tests.browser.platform import PASSWORD, WebPlatform  # noqa: E402
+from tests.browser.platform import PASSWORD, WebPlatform, bpmn_models  # noqa: E402
 
 DAY_MS = 86_400_000
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -44,7 +44,7 @@ def seed(platform: WebPlatform, projects: int) -> None:
                                          ("shot-leader", ("leader",), (), "市领导")):
         platform.adduser(username, *roles, units=units, display_name=name)
     # Through the gateway, which keeps the resources: the inbox serves task forms from them.
-    models = sorted(p for p in (ROOT / "bpmn").iterdir() if p.suffix in {".bpmn", ".dmn", ".form"})
+    models = bpmn_models()
     with platform.client("shot-admin") as admin:
         platform.deploy(admin, *models)
     log(f"  deployed {len(models)} models from bpmn/")

@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
 from tests.browser.platform import ROOT, WebPlatform
-from tests.browser.support import CHROMIUM, CHROMIUM_ARGS, OUTPUT, USERS, Guard
+from tests.browser.support import CHROMIUM, CHROMIUM_ARGS, OUTPUT, Guard, platform_with_users
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -38,17 +38,8 @@ def chromium_path() -> str:
 @pytest.fixture(scope="session")
 def web_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebPlatform]:
     """One platform for the browser tests of a session; each test makes its own data."""
-    platform = WebPlatform(tmp_path_factory.mktemp("web-platform"))
-    platform.start()
-    try:
-        for username, (roles, units, name) in USERS.items():
-            platform.adduser(username, *roles, units=units, display_name=name)
+    with platform_with_users(tmp_path_factory.mktemp("web-platform")) as platform:
         yield platform
-    except BaseException:
-        print(platform.logs())
-        raise
-    finally:
-        platform.stop()
 
 
 @pytest.fixture(scope="session")

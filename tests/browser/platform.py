@@ -29,6 +29,11 @@ class PlatformError(RuntimeError):
     pass
 
 
+def bpmn_models() -> list[Path]:
+    """The models, decisions and forms in bpmn/, as a designer deploys them."""
+    return sorted(p for p in (ROOT / "bpmn").iterdir() if p.suffix in {".bpmn", ".dmn", ".form"})
+
+
 @dataclass
 class Child:
     name: str

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from playwright.sync_api import Page, Route
@@ -20,6 +23,23 @@ USERS = {
     "leader": (("leader",), (), "市领导"),
     "clerk": (("unit_staff",), ("web-unit",), "王科员"),
 }
+
+
+@contextmanager
+def platform_with_users(directory: Path) -> Iterator[WebPlatform]:
+    """A started platform in ``directory`` with the USERS made; the children's logs are printed when anything
+    inside fails, and every child is stopped at the end."""
+    platform = WebPlatform(directory)
+    platform.start()
+    try:
+        for username, (roles, units, name) in USERS.items():
+            platform.adduser(username, *roles, units=units, display_name=name)
+        yield platform
+    except BaseException:
+        print(platform.logs())
+        raise
+    finally:
+        platform.stop()
 
 
 class Guard:

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.platform import ROOT, WebPlatform
-from tests.browser.support import OUTPUT, USERS, login
+from tests.browser.platform import WebPlatform, bpmn_models
+from tests.browser.support import OUTPUT, login, platform_with_users
 
 WALL = {"width": 1920, "height": 1080}
 DAY_MS = 86_400_000
@@ -26,21 +26,12 @@ PROJECTS = [
 @pytest.fixture(scope="module")
 def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebPlatform]:
     """A platform of its own: this module moves the engine clock by months."""
-    platform = WebPlatform(tmp_path_factory.mktemp("screen-platform"))
-    platform.start()
-    try:
-        for username, (roles, units, name) in USERS.items():
-            platform.adduser(username, *roles, units=units, display_name=name)
-        models = sorted(p for p in (ROOT / "bpmn").iterdir() if p.suffix in {".bpmn", ".dmn", ".form"})
+    with platform_with_users(tmp_path_factory.mktemp("screen-platform")) as platform:
+        models = bpmn_models()
         assert models, "bpmn/ has no models to deploy"
         with platform.client("admin") as client:
             platform.deploy(client, *models)
         yield platform
-    except BaseException:
-        print(platform.logs())
-        raise
-    finally:
-        platform.stop()
 
 
 def engine_today(platform: WebPlatform) -> str:
