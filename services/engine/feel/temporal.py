@@ -64,28 +64,25 @@ def parse_date(text: str) -> dt.date | None:
         return None
 
 
-def _parse_time_parts(m: re.Match[str]) -> tuple[dt.time, dt.tzinfo | None, bool] | None:
+def _parse_time_parts(m: re.Match[str]) -> tuple[dt.time, dt.tzinfo | None] | None:
     h, mi, s = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
     frac = m.group(4) or ""
     us = int((frac + "000000")[:6]) if frac else 0
     if h > 23 or mi > 59 or s > 59:
         return None
     tzinfo: dt.tzinfo | None = None
-    has_zone = False
     ztext = m.group(5)
     if ztext:
         tzinfo = zone(ztext[1:] if ztext.startswith("@") else ztext)
         if tzinfo is None:
             return None
-        has_zone = True
     if m.group(6):
         # ISO form "+08:00[Asia/Shanghai]" (what Zeebe writes into variables): the id wins.
         region = zone(m.group(6))
         if region is None:
             return None
         tzinfo = region
-        has_zone = True
-    return dt.time(h, mi, s, us), tzinfo, has_zone
+    return dt.time(h, mi, s, us), tzinfo
 
 
 def parse_time(text: str) -> dt.time | None:
@@ -97,7 +94,7 @@ def parse_time(text: str) -> dt.time | None:
     parts = _parse_time_parts(m)
     if parts is None:
         return None
-    t, tz, _ = parts
+    t, tz = parts
     return t.replace(tzinfo=tz) if tz is not None else t
 
 
@@ -115,7 +112,7 @@ def parse_datetime(text: str) -> dt.datetime | None:
     parts = _parse_time_parts(m)
     if parts is None:
         return None
-    t, tz, _ = parts
+    t, tz = parts
     value = dt.datetime.combine(d, t)
     if tz is not None:
         value = value.replace(tzinfo=tz)
