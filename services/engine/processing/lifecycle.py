@@ -170,11 +170,7 @@ class Lifecycle:
         if instance.compensating:
             self.engine.compensation.handler_left(instance, terminated=terminated)
         if scope is not None:
-            try:
-                scope.children.remove(instance.key)
-            except ValueError:
-                pass
-            self.state.touch_element(scope)
+            self._detach(scope, instance)
             if scope.join_tokens and scope.state == ACTIVATED and scope.interrupt is None:
                 # a token waiting at an inclusive join may go on once this path can no longer reach it
                 self.recheck_inclusive_joins(scope)
@@ -191,12 +187,15 @@ class Lifecycle:
         scope = self.state.elements.get(instance.flow_scope_key)
         self.state.remove_element(instance.key)
         if scope is not None:
-            try:
-                scope.children.remove(instance.key)
-            except ValueError:
-                pass
-            self.state.touch_element(scope)
+            self._detach(scope, instance)
             self.engine.processors[scope.node.element_type].on_child_terminated(scope, instance)
+
+    def _detach(self, scope: ElementInstance, child: ElementInstance) -> None:
+        try:
+            scope.children.remove(child.key)
+        except ValueError:
+            pass  # the scope has let go of it already
+        self.state.touch_element(scope)
 
     # -- sequence flows --------------------------------------------------------------------------------------------
 
