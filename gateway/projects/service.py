@@ -83,7 +83,7 @@ async def save(services: Services, caller: Caller, data: ProjectData, *, sign: b
     return s.SaveOut(project=project_out(saved.item), created=saved.created, signing=signing)
 
 
-def signing_variables(project: Project) -> dict[str, Any]:
+def signing_variables(project: ProjectData) -> dict[str, Any]:
     """The project's own fields as ``project`` (what the life-cycle model registers), and its code both as the
     workers read it (``projectCode``) and as the live-events exporter scopes events (``project_code``)."""
     data = ProjectData.model_validate(project.model_dump(include=set(ProjectData.model_fields)))

@@ -9,6 +9,8 @@ fails is decided here, once:
   invariant), because retrying cannot help;
 - ``RetryLater`` → FailJob with one retry fewer (or as many, if it says so) and the back-off it asks for;
 - ``KeepActivated`` → nothing: the job stays activated (the inbox holds user-task jobs that way);
+- the documents store unreachable (pymongo ``ConnectionFailure``) → FailJob keeping its retries, with
+  ``STORE_DOWN_BACKOFF``: an outage is not the job's fault, and must not turn every job into an incident;
 - anything else → FailJob with one retry fewer and an exponential back-off, so a database or network
   hiccup heals itself and a persistent fault becomes an incident once the model's retries are spent.
 """
@@ -21,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from pymongo.errors import ConnectionFailure
 from pyzeebe import Job, JobController, ZeebeClient
 from pyzeebe.errors import BusinessError
 
@@ -131,6 +134,10 @@ def job_entry(timeouts: dict[str, int]) -> Any:
     return enter
 
 
+# How long a job waits before it is handed out again while the documents store is unreachable.
+STORE_DOWN_BACKOFF = timedelta(seconds=10)
+
+
 def backoff_for(job: Job, base: timedelta, cap: timedelta = timedelta(hours=1)) -> timedelta:
     """Exponential in the retries already used; ``retries`` task header = the model's declared retries."""
     try:
@@ -144,6 +151,13 @@ def backoff_for(job: Job, base: timedelta, cap: timedelta = timedelta(hours=1)) 
 async def handle_exception(error: Exception, job: Job, controller: JobController) -> None:
     if isinstance(error, KeepActivated):
         metrics.job_failed(job, "kept")
+        return
+    if isinstance(error, ConnectionFailure):
+        metrics.job_failed(job, "store_unavailable")
+        log.warning("documents store unreachable; job handed back", error=str(error)[:300],
+                    backoff_s=STORE_DOWN_BACKOFF.total_seconds())
+        await controller._zeebe_adapter.fail_job(job_key=job.key, retries=job.retries, message=f"documents store unreachable: {error}"[:500],
+                                                 retry_back_off_ms=int(STORE_DOWN_BACKOFF.total_seconds() * 1000), variables={})
         return
     metrics.job_failed(job, "error_thrown" if isinstance(error, BusinessError) else
                        "incident" if isinstance(error, PermanentFailure) else "failed")
