@@ -2,14 +2,14 @@
 
     .venv/bin/python load/gateway_stack.py [--projects 10000] [--scenario dashboard|mixed|both]
                                            [--dashboard-users 40 --dashboard-rate 5] [--mixed-users 60]
-                                           [--duration 60] [--data-dir DIR]
+                                           [--duration 60] [--data-dir DIR] [--reports DIR] [--html]
 
 Starts Redis, the engine (with bpmn/ deployed, so ingest starts approval-docking instances) and the gateway
 (``python -m gateway``, its own process, default settings), each on free ports; seeds the documents store
 with ``load/gateway_seed.py`` (about a minute for 10,000 projects; ``--data-dir`` keeps and reuses it);
 mints tokens; then runs ``load/locustfile_gateway.py`` headless in .venv-load (locust must not be imported
-in the main venv) and prints each endpoint's requests/s, median, p95 and failures. Reports land in
-load/reports/. The 'dashboard' scenario is the bar: the summary at 200 requests/s (40 users x 5/s).
+in the main venv) and prints each endpoint's requests/s, median, p95 and failures. Reports (locust's CSVs,
+and its HTML page with --html) land in load/reports/ or --reports. The 'dashboard' scenario is the bar: the summary at 200 requests/s (40 users x 5/s).
 """
 
 from __future__ import annotations
@@ -107,13 +107,13 @@ def cpu_seconds(pid: int) -> float:
 
 
 def run_locust(scenario: str, stack: Path, url: str, users: int, rate: float, duration: int,
-               watched: dict[str, int]) -> list[dict[str, str]]:
-    REPORTS.mkdir(parents=True, exist_ok=True)
-    prefix = REPORTS / f"gateway-{scenario}"
+               watched: dict[str, int], reports: Path = REPORTS, html: bool = False) -> list[dict[str, str]]:
+    reports.mkdir(parents=True, exist_ok=True)
+    prefix = reports / f"gateway-{scenario}"
     env = {**os.environ, "QLY_LOAD_STACK": str(stack), "QLY_LOAD_SCENARIO": scenario, "QLY_LOAD_RATE": str(rate)}
     command = [str(LOCUST), "-f", str(ROOT / "load" / "locustfile_gateway.py"), "--headless", "--host", url,
                "-u", str(users), "-r", str(max(users // 5, 1)), "-t", f"{duration}s", "--csv", str(prefix),
-               "--only-summary", "--loglevel", "WARNING"]
+               "--only-summary", "--loglevel", "WARNING", *(["--html", f"{prefix}.html"] if html else [])]
     before = {name: cpu_seconds(pid) for name, pid in watched.items()}
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
@@ -145,6 +145,8 @@ def main() -> int:
     parser.add_argument("--mixed-users", type=int, default=60)
     parser.add_argument("--duration", type=int, default=60, help="seconds per scenario")
     parser.add_argument("--data-dir", type=Path, help="keep the seeded store here and reuse it next time")
+    parser.add_argument("--reports", type=Path, default=REPORTS, help="where locust writes its CSVs")
+    parser.add_argument("--html", action="store_true", help="also write locust's HTML report per scenario")
     parser.add_argument("--workers", type=int, default=1, help="gateway processes (GATEWAY_WORKERS)")
     parser.add_argument("--access-log", action="store_true",
                         help="log every request with its server-side duration (gateway.log in the data dir)")
@@ -176,9 +178,10 @@ def main() -> int:
         for scenario in scenarios:
             if scenario == "dashboard":
                 rows = run_locust(scenario, stack, gateway.url, args.dashboard_users, args.dashboard_rate,
-                                  args.duration, watched)
+                                  args.duration, watched, args.reports, args.html)
             else:
-                rows = run_locust(scenario, stack, gateway.url, args.mixed_users, 1.0, args.duration, watched)
+                rows = run_locust(scenario, stack, gateway.url, args.mixed_users, 1.0, args.duration, watched,
+                                  args.reports, args.html)
             report(scenario, rows, args.duration)
     finally:
         if gateway is not None:
