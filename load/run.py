@@ -138,7 +138,8 @@ def engine_suite(args: argparse.Namespace) -> Suite:
         after = counters(metrics_url)
         engine_cpu, locust_cpu = cpu_seconds(engine) - cpu_before[0], children_cpu() - cpu_before[1]
         if code != 0:
-            raise RuntimeError(f"locust exited with {code}: {log.read_text(errors='replace')[-2000:]}")
+            text = log.read_text(errors="replace")
+            raise RuntimeError(f"locust exited with {code} ({log}):\n{text[text.rfind('Error report'):][-2000:]}")
         note = ""
         if before and after:
             created, completed = (after[n] - before.get(n, 0) for n in COUNTERS)
