@@ -152,7 +152,7 @@ def main() -> int:
                         help="log every request with its server-side duration (gateway.log in the data dir)")
     args = parser.parse_args()
     if not LOCUST.exists():
-        print("no .venv-load: python3 -m venv .venv-load && .venv-load/bin/pip install -r requirements-load.lock")
+        print("no .venv-load: run `make venv-load`")
         return 2
 
     holder = None if args.data_dir else tempfile.TemporaryDirectory(prefix="qly-load-")
