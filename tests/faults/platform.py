@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -206,6 +206,16 @@ class Platform:
 
     def token(self, username: str, role: Role) -> str:
         return self.tokens.issue(User(username=username, display_name=username, roles=[role])).access_token
+
+
+@contextlib.asynccontextmanager
+async def running(base: Path, documents_url: str) -> AsyncIterator[Platform]:
+    platform = Platform(base, documents_url)
+    try:
+        await platform.start()
+        yield platform
+    finally:
+        await platform.stop()
 
 
 def gauge(text: str, name: str, **labels: str) -> list[tuple[dict[str, str], float]]:

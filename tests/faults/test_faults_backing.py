@@ -10,7 +10,7 @@ import contextlib
 import json
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,25 +18,15 @@ import httpx
 import pytest
 
 from gateway.projects.service import signing_variables
-from shared.documents import open_store
+from shared.documents import DocumentStore, open_store
 from shared.documents.models import Role
-from tests.faults.platform import PROJECTS, Platform, Reporters, check_invariants, gauge, settle
+from tests.faults.platform import PROJECTS, Platform, Reporters, check_invariants, gauge, running, settle
 from tests.fixtures.mongo import Nx27017
 from tests.integration.workers.harness import project as project_data
 
 
 @pytest.fixture
-async def redis_platform(tmp_path: Path) -> AsyncIterator[Platform]:
-    started = Platform(tmp_path, f"sqlite:///{tmp_path / 'documents.sqlite3'}")
-    try:
-        await started.start()
-        yield started
-    finally:
-        await started.stop()
-
-
-@pytest.fixture
-def mongo(tmp_path: Path) -> AsyncIterator[Nx27017]:
+def mongo(tmp_path: Path) -> Iterator[Nx27017]:
     server = Nx27017(tmp_path / "nx")
     server.data_dir.mkdir()
     server.start()
@@ -48,12 +38,8 @@ def mongo(tmp_path: Path) -> AsyncIterator[Nx27017]:
 
 @pytest.fixture
 async def mongo_platform(tmp_path: Path, mongo: Nx27017) -> AsyncIterator[Platform]:
-    started = Platform(tmp_path, f"{mongo.url}faults")
-    try:
-        await started.start()
+    async with running(tmp_path, f"{mongo.url}faults") as started:
         yield started
-    finally:
-        await started.stop()
 
 
 class Follower:
@@ -108,8 +94,7 @@ def started_instances(events: list[tuple[str, str, dict[str, Any]]]) -> Counter[
                    if kind == "engine.process_instance.created" and data["payload"].get("bpmn_process_id") == "problem-handling")
 
 
-async def test_redis_stopped_and_started_under_load(redis_platform: Platform, tmp_path: Path) -> None:
-    platform = redis_platform
+async def test_redis_stopped_and_started_under_load(platform: Platform, store: DocumentStore) -> None:
     follower = Follower(platform)
     follower.start()
     reporters = Reporters(platform)
@@ -126,7 +111,6 @@ async def test_redis_stopped_and_started_under_load(redis_platform: Platform, tm
     await asyncio.sleep(4)
     await reporters.stop_and_drain()
     await platform.clock_add(120_000)
-    store = await open_store(platform.documents_url)
     try:
         await settle(platform, store, set(reporters.attempted))
         figures = await check_invariants(platform, store, reporters)
@@ -136,7 +120,6 @@ async def test_redis_stopped_and_started_under_load(redis_platform: Platform, tm
                 break
             await asyncio.sleep(0.5)
     finally:
-        await store.close()
         await follower.stop()
     print("redis", figures, dict(reporters.refusals), "events", len(follower.events), "connections", follower.connections)
 

@@ -3,32 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
-from shared.documents import DocumentStore, open_store
+from shared.documents import DocumentStore
 from tests.faults.platform import Platform, Reporters, check_invariants, settle
-
-
-@pytest.fixture
-async def platform(tmp_path: Path) -> AsyncIterator[Platform]:
-    started = Platform(tmp_path, f"sqlite:///{tmp_path / 'documents.sqlite3'}")
-    try:
-        await started.start()
-        yield started
-    finally:
-        await started.stop()
-
-
-@pytest.fixture
-async def store(platform: Platform) -> AsyncIterator[DocumentStore]:
-    opened = await open_store(platform.documents_url)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 @pytest.mark.parametrize("victim", ["engine", "workers", "gateway"])
