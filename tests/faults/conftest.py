@@ -19,8 +19,5 @@ async def platform(tmp_path: Path) -> AsyncIterator[Platform]:
 
 @pytest.fixture
 async def store(platform: Platform) -> AsyncIterator[DocumentStore]:
-    opened = await open_store(platform.documents_url)
-    try:
+    async with await open_store(platform.documents_url) as opened:
         yield opened
-    finally:
-        await opened.close()

@@ -166,13 +166,10 @@ class Platform:
             await deploy_models(ZeebeClient(channel))
         finally:
             await channel.close()
-        store = await open_store(self.documents_url)
-        try:
+        async with await open_store(self.documents_url) as store:
             await seed_directory(store, fast_hasher(), SeedReport(), investors=2)
             for code in PROJECTS:
                 await store.projects.upsert(project(code, investors=("investor01",)), actor=Actor.system("faults"))
-        finally:
-            await store.close()
 
     async def stop(self) -> None:
         for proc in (getattr(self, "gateway", None), getattr(self, "workers", None), getattr(self, "engine", None)):

@@ -163,12 +163,9 @@ async def test_documents_store_unreachable_for_a_while(mongo_platform: Platform,
     await asyncio.sleep(4)
     await reporters.stop_and_drain()
     await platform.clock_add(120_000)
-    store = await open_store(platform.documents_url)
-    try:
+    async with await open_store(platform.documents_url) as store:
         await settle(platform, store, set(reporters.attempted), within=240)
         figures = await check_invariants(platform, store, reporters)
-    finally:
-        await store.close()
     print("documents", figures, dict(reporters.refusals), "lag while down", lag_while_down)
 
     for answer in answers:
@@ -191,12 +188,9 @@ async def test_documents_store_unreachable_for_a_while(mongo_platform: Platform,
     assert all(r["value"]["retries"] == created[r["key"]]["retries"]
                for r in platform.records("JOB", "FAILED") if r["key"] in created), "no retry spent on the outage"
     lifecycles = {v["processInstanceKey"] for v in created.values()}
-    store = await open_store(platform.documents_url)
-    try:
+    async with await open_store(platform.documents_url) as store:
         registered = [await store.projects.get(code) for code in PROJECTS]
-        assert {p.process_instance_key for p in registered if p is not None} == lifecycles, registered
-    finally:
-        await store.close()
+    assert {p.process_instance_key for p in registered if p is not None} == lifecycles, registered
 
 
 async def sign_projects(platform: Platform) -> None:
