@@ -263,6 +263,40 @@ async def test_non_interrupting_cycle_boundary_fires_its_repetitions(engine: Eng
     assert log.count(key, "reminded") == 3 and log.count(key, "done") == 1
 
 
+async def test_a_cycle_expression_is_evaluated_again_at_each_repetition(engine: EngineProcess, gateway: RawGateway,
+                                                                       log: Log) -> None:
+    """Zeebe evaluates a repeating timer's expression again when it reschedules it: a new interval applies from
+    the next repetition on, while the repetitions left count down from the first evaluation."""
+    pid = unique("re-cycle")
+    await gateway.deploy((f"{pid}.bpmn", boundary_model(pid, more.timer("cycle", '=if starts with(reminderEvery, "R") then reminderEvery else "R3/" + reminderEvery'), interrupting=False)))
+    key = await gateway.create(pid, {"reminderEvery": "PT10M"})
+    (first,) = log.timers("CREATED", processInstanceKey=key)
+    await gateway.set_variables(key, {"reminderEvery": "PT1H"})
+    engine.clock_add(10 * 60_000 + 1000)
+    created = log.timers("CREATED", processInstanceKey=key)
+    assert len(created) == 2
+    assert created[1]["dueDate"] - first["dueDate"] == HOUR
+    assert [t["repetitions"] for t in created] == [3, 2]
+    await gateway.set_variables(key, {"reminderEvery": "R9/PT2H"})  # the count stays the first evaluation's
+    engine.clock_add(HOUR)
+    created = log.timers("CREATED", processInstanceKey=key)
+    assert [t["repetitions"] for t in created] == [3, 2, 1]
+    assert created[2]["dueDate"] - created[1]["dueDate"] == 2 * HOUR
+
+
+async def test_a_cycle_expression_failing_at_a_repetition_keeps_the_last_interval(
+        engine: EngineProcess, gateway: RawGateway, log: Log) -> None:
+    pid = unique("re-cycle-bad")
+    await gateway.deploy((f"{pid}.bpmn", boundary_model(pid, more.timer("cycle", '="R/" + reminderEvery'), interrupting=False)))
+    key = await gateway.create(pid, {"reminderEvery": "PT10M"})
+    await gateway.set_variables(key, {"reminderEvery": "not a duration"})
+    engine.clock_add(10 * 60_000 + 1000)
+    created = log.timers("CREATED", processInstanceKey=key)
+    assert len(created) == 2 and created[1]["dueDate"] - created[0]["dueDate"] == 10 * 60_000
+    assert log.open_incidents(key) == []
+    assert len(await gateway.activate(f"{pid}-remind")) == 1
+
+
 async def test_non_interrupting_duration_boundary_fires_once(engine: EngineProcess, gateway: RawGateway,
                                                              log: Log) -> None:
     pid = unique("once")

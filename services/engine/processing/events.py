@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import structlog
+
 from services.engine.expressions import ExpressionError, result_type
 from services.engine.model.elements import ExecutableProcess, FlowNode
 from services.engine.protocol import ElementState, ElementType, EventType, Rejection, RejectionType, ValueType
@@ -32,6 +34,8 @@ from services.engine.timers import (
 
 if TYPE_CHECKING:
     from services.engine.processing.engine import Engine
+
+log = structlog.get_logger("engine")
 
 _WAITING_CATCHES = (ElementType.INTERMEDIATE_CATCH_EVENT, ElementType.RECEIVE_TASK)
 
@@ -245,14 +249,15 @@ class Events:
         repeat = subscription.cycle is not None and subscription.repetitions != 1 and (
             subscription.element_instance_key <= 0 or not subscription.interrupting)
         if repeat:
-            next_due = parse_cycle(subscription.cycle).next_due(due, self.engine.now())
+            cycle = self._cycle_again(subscription, instance)
+            next_due = parse_cycle(cycle).next_due(due, self.engine.now())
             if next_due is not None:
                 following = Subscription(
                     self.state.new_key(), "timer", element_instance_key=subscription.element_instance_key,
                     process_instance_key=subscription.process_instance_key,
                     process_definition_key=subscription.process_definition_key,
                     bpmn_process_id=subscription.bpmn_process_id, catch_element_id=subscription.catch_element_id,
-                    interrupting=subscription.interrupting, due=next_due, cycle=subscription.cycle,
+                    interrupting=subscription.interrupting, due=next_due, cycle=cycle,
                     repetitions=subscription.repetitions - 1 if subscription.repetitions > 0 else -1,
                 )
                 if instance is not None:
@@ -268,6 +273,25 @@ class Events:
         elif instance is not None:
             self.trigger(instance, subscription.catch_element_id, {})
         return True
+
+    def _cycle_again(self, subscription: Subscription, instance: ElementInstance | None) -> str:
+        """The cycle for the next repetition. As Zeebe does, a timer's expression is evaluated again when it is
+        rescheduled, so a changed variable sets the next interval; the repetitions left still count down from
+        the first evaluation. An expression that fails now keeps the interval it had (Zeebe rejects the
+        reschedule; an incident has no element to sit on between repetitions)."""
+        assert subscription.cycle is not None
+        process = self.engine.processes.get(subscription.process_definition_key)
+        catch = process.elements.get(subscription.catch_element_id) if process is not None else None
+        if catch is None or catch.timer is None or catch.timer.expression.is_static:
+            return subscription.cycle
+        view = self.engine.variables.view(instance.key) if instance is not None else {}
+        try:
+            _, _, text = self.timer_due(catch, view, self.engine.now())
+        except ExpressionError as error:
+            log.warning("timer cycle not evaluated again; keeping the last one", element_id=catch.id,
+                        element_instance_key=subscription.element_instance_key, error=str(error)[:300])
+            return subscription.cycle
+        return text or subscription.cycle
 
     # -- messages -------------------------------------------------------------------------------------------------
 
