@@ -207,6 +207,11 @@ class ProjectStats(Model):
     by_county: dict[str, int]
 
 
+class CountyProgress(Model):
+    projects: int  # at one of the stages asked for
+    stalled: int  # of those, the ones whose last progress is before the instant asked for
+
+
 # --- approvals -------------------------------------------------------------------------------------------
 
 
@@ -348,6 +353,25 @@ class ProblemStats(Model):
     mean_resolve_hours: float | None
     median_resolve_hours: float | None
     max_resolve_hours: float | None
+
+
+class ProblemStatsByScope(Model):
+    """The ProblemStats of every county (problems without a county are in none) and every responsible unit
+    that found or resolved something in the period; ``county``/``unit`` answer the empty figures for others."""
+
+    by_county: dict[str, ProblemStats]
+    by_unit: dict[str, ProblemStats]
+
+    def county(self, code: str) -> ProblemStats:
+        return self.by_county.get(code) or _no_problems()
+
+    def unit(self, unit_id: str) -> ProblemStats:
+        return self.by_unit.get(unit_id) or _no_problems()
+
+
+def _no_problems() -> ProblemStats:
+    return ProblemStats(found=0, resolved=0, resolution_rate=None, mean_resolve_hours=None,
+                        median_resolve_hours=None, max_resolve_hours=None)
 
 
 # --- flags -----------------------------------------------------------------------------------------------

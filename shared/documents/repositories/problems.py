@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import statistics
 import uuid
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
@@ -31,6 +32,7 @@ from shared.documents.models import (
     Problem,
     ProblemFilter,
     ProblemStats,
+    ProblemStatsByScope,
     ProblemStatus,
     ResponsibleUnit,
     Saved,
@@ -93,6 +95,21 @@ def _conditions(f: ProblemFilter) -> list[Condition]:
 def _hours(problem: Problem) -> float:
     assert problem.closed_at is not None
     return (problem.closed_at - problem.raised_at).total_seconds() / 3600
+
+
+def _closed_in(period: Period) -> list[Condition]:
+    return [Eq("status", ProblemStatus.CLOSED), Range("closed_at", gte=period.start, lt=period.end)]
+
+
+def _figures(found: int, hours: list[float]) -> ProblemStats:
+    return ProblemStats(
+        found=found,
+        resolved=len(hours),
+        resolution_rate=len(hours) / found if found else None,
+        mean_resolve_hours=statistics.fmean(hours) if hours else None,
+        median_resolve_hours=statistics.median(hours) if hours else None,
+        max_resolve_hours=max(hours) if hours else None,
+    )
 
 
 class ProblemRepository(Repository):
@@ -251,16 +268,34 @@ class ProblemRepository(Repository):
         if unit_id is not None:
             scope.append(Contains("unit_ids", unit_id))
         found = await self.driver.count(PROBLEMS, [*scope, Range("raised_at", gte=period.start, lt=period.end)])
-        closed_filter = [*scope, Eq("status", ProblemStatus.CLOSED),
-                         Range("closed_at", gte=period.start, lt=period.end)]
-        hours = [_hours(from_doc(Problem, d)) async for d in self.driver.iterate(PROBLEMS, closed_filter)]
-        return ProblemStats(
-            found=found,
-            resolved=len(hours),
-            resolution_rate=len(hours) / found if found else None,
-            mean_resolve_hours=statistics.fmean(hours) if hours else None,
-            median_resolve_hours=statistics.median(hours) if hours else None,
-            max_resolve_hours=max(hours) if hours else None,
+        closed = self.driver.iterate(PROBLEMS, [*scope, *_closed_in(period)])
+        hours = [_hours(from_doc(Problem, d)) async for d in closed]
+        return _figures(found, hours)
+
+    async def stats_by_scope(self, period: Period) -> ProblemStatsByScope:
+        """``stats(period, county_code=c)`` for every county and ``stats(period, unit_id=u)`` for every unit at
+        once: two scans (raised in the period, closed in it) grouped here, whatever the number of scopes."""
+        found_by_county: Counter[str] = Counter()
+        found_by_unit: Counter[str] = Counter()
+        async for doc in self.driver.iterate(PROBLEMS, [Range("raised_at", gte=period.start, lt=period.end)]):
+            if doc.get("county_code") is not None:
+                found_by_county[doc["county_code"]] += 1
+            for unit_id in set(doc.get("unit_ids") or ()):
+                found_by_unit[unit_id] += 1
+        hours_by_county: dict[str, list[float]] = defaultdict(list)
+        hours_by_unit: dict[str, list[float]] = defaultdict(list)
+        async for doc in self.driver.iterate(PROBLEMS, _closed_in(period)):
+            problem = from_doc(Problem, doc)
+            hours = _hours(problem)
+            if problem.county_code is not None:
+                hours_by_county[problem.county_code].append(hours)
+            for unit_id in set(problem.unit_ids):
+                hours_by_unit[unit_id].append(hours)
+        return ProblemStatsByScope(
+            by_county={k: _figures(found_by_county[k], hours_by_county.get(k, []))
+                       for k in sorted(found_by_county.keys() | hours_by_county.keys())},
+            by_unit={k: _figures(found_by_unit[k], hours_by_unit.get(k, []))
+                     for k in sorted(found_by_unit.keys() | hours_by_unit.keys())},
         )
 
     async def _change(

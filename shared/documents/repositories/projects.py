@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
+
+from pydantic import TypeAdapter
 
 from shared.documents.driver import (
     CollectionSpec,
@@ -20,6 +22,7 @@ from shared.documents.driver import (
 from shared.documents.errors import InvalidInput, NotFound
 from shared.documents.models import (
     Actor,
+    CountyProgress,
     Light,
     Page,
     PageRequest,
@@ -30,10 +33,13 @@ from shared.documents.models import (
     Saved,
     Stage,
     StageEntry,
+    UtcDateTime,
 )
 from shared.documents.repositories.base import Repository, Stale, aware, from_doc, to_doc
 
 PROJECTS = "projects"
+# Instants come back as datetimes (MongoDB) or as text (SQLite); read both the way the models do.
+_INSTANT: TypeAdapter[datetime] = TypeAdapter(UtcDateTime)
 SPECS = (
     CollectionSpec(PROJECTS, (
         Index(("county.code", "stage")),
@@ -108,6 +114,33 @@ class ProjectRepository(Repository):
             by_county[doc["county"]["code"]] += 1
         return ProjectStats(total=total, amount_cny=amount, by_stage=dict(by_stage), by_light=dict(by_light),
                             by_county=dict(by_county))
+
+    async def progress_by_county(self, stages: Iterable[Stage | str], since: datetime) -> dict[str, CountyProgress]:
+        """Per county: the projects at one of ``stages``, and how many of them have made no progress since
+        ``since``: the ``by_county`` of ``stats(ProjectFilter(stages=...))`` and of
+        ``stats(ProjectFilter(stages=..., stalled_since=since))`` in one pass.
+
+        The pass reads every project in key order and selects the stages here. Handing the database a
+        condition on stage would not read less when the stages are most projects (the live ones), and on
+        SQLite the paged scan would then sort every match again for each batch (1.8 s for 10,000 projects,
+        against 0.1 s).
+        """
+        asked = list(stages)
+        try:
+            wanted = {Stage(s).value for s in asked}
+        except ValueError as exc:
+            raise InvalidInput(f"unknown stage among {asked!r}; expected {[s.value for s in Stage]}") from exc
+        since = aware(since, "since")
+        projects: Counter[str] = Counter()
+        stalled: Counter[str] = Counter()
+        async for doc in self.driver.iterate(PROJECTS):
+            if doc["stage"] not in wanted:
+                continue
+            county = doc["county"]["code"]
+            projects[county] += 1
+            if _INSTANT.validate_python(doc["last_progress_at"]) < since:
+                stalled[county] += 1
+        return {county: CountyProgress(projects=n, stalled=stalled[county]) for county, n in sorted(projects.items())}
 
     async def upsert(self, data: ProjectData, *, actor: Actor) -> Saved[Project]:
         """Create the project (stage signed, at signing), or update what it says about itself.

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from shared.documents import DocumentStore, InvalidInput, NotFound, open_store
-from shared.documents.models import Light, PageRequest, Period, Project, ProjectFilter, Stage
+from shared.documents.models import CountyProgress, Light, PageRequest, Period, Project, ProjectFilter, Stage
 from tests.fixtures.domain import ADMIN, COUNTIES, SYSTEM, at, project_data
 
 
@@ -125,6 +125,40 @@ async def test_stats_agree_with_the_inserted_projects(store: DocumentStore) -> N
     assert (await store.projects.stats(ProjectFilter(county_code=county))).total == counties[county]
     red = await store.projects.list(ProjectFilter(light=Light.RED))
     assert [p.project_code for p in red.items] == [projects[3].project_code]
+
+
+async def test_progress_by_county_counts_the_projects_at_the_stages_and_the_stalled_ones(store: DocumentStore) -> None:
+    projects = await _seed(store)
+    codes = [p.project_code for p in projects]
+    await store.projects.record_stage(codes[0], Stage.IN_PRODUCTION, at=at(2024, 5, 1), source="t", actor=SYSTEM)
+    await store.projects.record_stage(codes[1], Stage.CANCELLED, at=at(2024, 5, 1), source="t", actor=SYSTEM)
+    await store.projects.record_stage(codes[2], Stage.LAND, at=at(2024, 2, 20), source="t", actor=SYSTEM)
+    await store.projects.record_progress(codes[3], at=at(2024, 6, 1), actor=SYSTEM)
+    stored = [await store.projects.require(code) for code in codes]
+    live = [s for s in Stage if s not in (Stage.IN_PRODUCTION, Stage.CANCELLED)]
+    # The last progress of project 6 itself: it is not stalled since then, the ones before it are.
+    since = stored[6].last_progress_at
+    expected: dict[str, CountyProgress] = {}
+    for p in stored:
+        if p.stage in live:
+            row = expected.setdefault(p.county.code, CountyProgress(projects=0, stalled=0))
+            row.projects += 1
+            row.stalled += p.last_progress_at < since
+    assert 0 < sum(r.stalled for r in expected.values()) < sum(r.projects for r in expected.values())
+    progress = await store.projects.progress_by_county(live, since)
+    assert progress == expected
+    # What it replaces: the county counts of two filtered stats.
+    at_stages = await store.projects.stats(ProjectFilter(stages=live))
+    assert {c: r.projects for c, r in progress.items()} == at_stages.by_county
+    stalled = await store.projects.stats(ProjectFilter(stages=live, stalled_since=since))
+    assert {c: r.stalled for c, r in progress.items() if r.stalled} == stalled.by_county
+
+    assert await store.projects.progress_by_county([Stage.CANCELLED], since) == {
+        stored[1].county.code: CountyProgress(projects=1, stalled=0)}
+    with pytest.raises(InvalidInput, match="unknown stage"):
+        await store.projects.progress_by_county(["signed", "nope"], since)
+    with pytest.raises(InvalidInput, match="since"):
+        await store.projects.progress_by_county(live, datetime(2024, 1, 1))
 
 
 async def test_stage_timeline_follows_time_and_ignores_redelivery(store: DocumentStore) -> None:
