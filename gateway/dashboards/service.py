@@ -212,37 +212,41 @@ def _ranked(rows: list[s.RaceRow]) -> list[s.RaceRow]:
 
 
 async def horse_race(services: Services, period: Period) -> s.HorseRace:
+    # A fixed number of reads whatever the number of counties, departments and flags: one pass over the
+    # projects, one grouped pass over the period's problems, the flags' projects in one listing.
     store = services.store
-    live = await store.projects.stats(ProjectFilter(stages=LIVE_STAGES))
     # "no progress in the period" = last progress before its start (or, for a past period, still before it)
-    stalled = await store.projects.stats(ProjectFilter(stages=LIVE_STAGES, stalled_since=period.start))
+    progress = await store.projects.progress_by_county(LIVE_STAGES, period.start)
     evaluations = await store.evaluations.summary(period)
+    problems = await store.problems.stats_by_scope(period)
     open_flags = await store.flags.list_open()
-    flag_county: Counter[str] = Counter()
-    for flag in open_flags:
-        project = await store.projects.get(flag.project_code)
-        if project is not None:
-            flag_county[project.county.code] += 1
+    flagged = sorted({f.project_code for f in open_flags})
+    county_of: dict[str, str] = {}
+    if flagged:
+        async for p in every_item(lambda page: store.projects.list(ProjectFilter(project_codes=flagged), page)):
+            county_of[p.project_code] = p.county.code
+    flag_county = Counter(county_of[f.project_code] for f in open_flags if f.project_code in county_of)
     flags_by_unit = Counter(f.unit_id for f in open_flags)
-    names = await county_names(services, set(live.by_county))
+    names = await county_names(services, set(progress))
 
     counties = []
-    for code in sorted(set(live.by_county) | set(evaluations.by_county)):
-        n = live.by_county.get(code, 0)
-        progress = (n - stalled.by_county.get(code, 0)) / n if n else None
-        st = await store.problems.stats(period, county_code=code)
+    for code in sorted(set(progress) | set(evaluations.by_county)):
+        live = progress.get(code)
+        n = live.projects if live else 0
+        rate = (n - live.stalled) / n if live else None
+        st = problems.county(code)
         ev = evaluations.by_county.get(code)
         evaluation = round(ev.average, 3) if ev else None
-        comps = _components(progress, st.found, st.resolved, st.mean_resolve_hours, flag_county[code], evaluation)
+        comps = _components(rate, st.found, st.resolved, st.mean_resolve_hours, flag_county[code], evaluation)
         counties.append(s.RaceRow(rank=0, code=code, name=names.get(code), score=score(comps),
-                                  progress_rate=progress, resolution_rate=comps["resolution"],
+                                  progress_rate=rate, resolution_rate=comps["resolution"],
                                   mean_resolve_hours=st.mean_resolve_hours, open_flags=flag_county[code],
                                   evaluation=evaluation, projects=n, problems_found=st.found,
                                   problems_resolved=st.resolved))
 
     departments = []
     for unit in await store.units.list(kind=UnitKind.DEPARTMENT):
-        st = await store.problems.stats(period, unit_id=unit.id)
+        st = problems.unit(unit.id)
         ev = evaluations.by_department.get(unit.id)
         evaluation = round(ev.average, 3) if ev else None
         comps = _components(None, st.found, st.resolved, st.mean_resolve_hours, flags_by_unit[unit.id], evaluation)
@@ -252,5 +256,3 @@ async def horse_race(services: Services, period: Period) -> s.HorseRace:
                                      problems_found=st.found, problems_resolved=st.resolved))
     return s.HorseRace(as_of=services.clock.now(), period=_period_out(period), formula=FORMULA, weights=WEIGHTS,
                        counties=_ranked(counties), departments=_ranked(departments))
-
-
