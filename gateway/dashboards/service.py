@@ -212,8 +212,9 @@ def _ranked(rows: list[s.RaceRow]) -> list[s.RaceRow]:
 
 
 async def horse_race(services: Services, period: Period) -> s.HorseRace:
-    # A fixed number of reads whatever the number of counties, departments and flags: one pass over the
-    # projects, one grouped pass over the period's problems, the flags' projects in one listing.
+    # The reads do not grow with the counties, departments or flags: one pass over the projects, one grouped
+    # pass over the period's problems, the flagged projects in one listing. (county_names still reads once
+    # per county missing from its built-in table.)
     store = services.store
     # "no progress in the period" = last progress before its start (or, for a past period, still before it)
     progress = await store.projects.progress_by_county(LIVE_STAGES, period.start)
