@@ -99,8 +99,8 @@ async def seed_problems(store: DocumentStore) -> None:
     for problem_id, county, units, raised, closed in specs:
         await store.problems.create(new_problem(
             "A1", id=problem_id, county_code=county, raised_at=raised,
-            units=[ResponsibleUnit(unit_id=u, role=UnitRole.ASSISTANT if u.startswith("assist") else UnitRole.APPROVAL)
-                   for u in units]), actor=SYSTEM)
+            units=[ResponsibleUnit(unit_id=u, role=UnitRole.ASSISTANT if u.startswith("assist")
+                                   else UnitRole.APPROVAL) for u in units]), actor=SYSTEM)
         if closed is not None:
             await store.problems.transition(problem_id, status=ProblemStatus.CLOSED, action="confirm", actor=ADMIN,
                                             at=closed)
