@@ -163,7 +163,20 @@ class Driver(ABC):
         self, coll: str, conditions: Sequence[Condition] = (), *, sort: Sequence[tuple[str, int]] = (),
         batch: int = 500,
     ) -> AsyncIterator[Doc]:
-        """Every match, fetched in batches (for figures computed over a period)."""
+        """Every match, fetched in batches (for figures computed over a period).
+
+        In key order (no ``sort``) each batch starts after the last key seen, so it costs the same at the end of
+        a large scan as at its start: with skip/limit, SQLite sorts every match again for each batch when
+        another index serves the conditions (1.8 s instead of 0.14 s for 10,000 projects by stage)."""
+        if not sort:
+            after: list[Condition] = []
+            while True:
+                docs = await self.find(coll, [*conditions, *after], limit=batch)
+                for doc in docs:
+                    yield doc
+                if len(docs) < batch:
+                    return
+                after = [Range("_id", gte=_successor(docs[-1]["_id"]))]
         skip = 0
         while True:
             docs = await self.find(coll, conditions, sort=sort, skip=skip, limit=batch)
@@ -172,6 +185,14 @@ class Driver(ABC):
             if len(docs) < batch:
                 return
             skip += batch
+
+
+def _successor(key: Any) -> Any:
+    """The smallest key above ``key``: keys are integers or strings (a string followed by NUL sorts right after
+    it, in SQLite's and MongoDB's binary order alike)."""
+    if isinstance(key, bool) or not isinstance(key, int | str):
+        raise TypeError(f"can't page after a key of type {type(key).__name__}")
+    return key + 1 if isinstance(key, int) else key + "\x00"
 
 
 def plain(value: Any) -> Any:
