@@ -95,6 +95,29 @@ class RawGateway:
             signalName=name, variables=json.dumps(variables or {})))
         return response.key
 
+    async def modify(self, process_instance_key: int, *, activate: list[Activation] | None = None,
+                     terminate: list[int] | None = None, operation_reference: int | None = None) -> None:
+        """ModifyProcessInstance. An activation is an element id, or (element id, ancestor key, variable
+        instructions), a variable instruction being a dict (root scope) or (scope id, dict)."""
+        instructions = []
+        for item in activate or []:
+            element_id, ancestor, variables = (item, -1, []) if isinstance(item, str) else item
+            instructions.append(pb.ModifyProcessInstanceRequest.ActivateInstruction(
+                elementId=element_id, ancestorElementInstanceKey=ancestor, variableInstructions=[
+                    pb.ModifyProcessInstanceRequest.VariableInstruction(
+                        variables=json.dumps(v if isinstance(v, dict) else v[1]),
+                        scopeId="" if isinstance(v, dict) else v[0]) for v in variables]))
+        request = pb.ModifyProcessInstanceRequest(
+            processInstanceKey=process_instance_key, activateInstructions=instructions,
+            terminateInstructions=[pb.ModifyProcessInstanceRequest.TerminateInstruction(elementInstanceKey=k)
+                                   for k in terminate or []])
+        if operation_reference is not None:
+            request.operationReference = operation_reference
+        await self.stub.ModifyProcessInstance(request)
+
+
+Activation = str | tuple[str, int, list[dict[str, Any] | tuple[str, dict[str, Any]]]]
+
 
 class RecordLog:
     """Reads the engine's committed records (the answer to a command arrives only after they are)."""

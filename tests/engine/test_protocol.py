@@ -147,7 +147,7 @@ async def test_unknown_process_and_invalid_job_requests(gateway: RawGateway) -> 
 
 async def test_unsupported_rpcs_answer_unimplemented(gateway: RawGateway) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as error:
-        await gateway.stub.ModifyProcessInstance(pb.ModifyProcessInstanceRequest(processInstanceKey=1))
+        await gateway.stub.MigrateProcessInstance(pb.MigrateProcessInstanceRequest(processInstanceKey=1))
     assert error.value.code() == grpc.StatusCode.UNIMPLEMENTED
     assert "not supported" in error.value.details()
     # and the engine carries on

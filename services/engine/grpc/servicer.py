@@ -20,6 +20,7 @@ from pyzeebe.proto.gateway_pb2_grpc import GatewayServicer
 from services.engine import values
 from services.engine.processing.engine import Engine
 from services.engine.processing.jobs import ActivatedJob, JobRequest
+from services.engine.processing.modification import ActivateInstruction, VariableInstruction
 from services.engine.protocol import DEFAULT_TENANT, ElementType, Rejection, RejectionType, ValueType
 from services.engine.state.committer import GroupCommitter
 
@@ -457,15 +458,27 @@ class Gateway(GatewayServicer):
 
         return await self._run("EvaluateDecision", context, body)
 
+    async def ModifyProcessInstance(self, request: pb.ModifyProcessInstanceRequest,
+                                    context: grpc.aio.ServicerContext) -> pb.ModifyProcessInstanceResponse:
+        async def body() -> pb.ModifyProcessInstanceResponse:
+            activations = [ActivateInstruction(
+                element_id=a.elementId, ancestor_key=a.ancestorElementInstanceKey,
+                variables=[VariableInstruction(_document(v.variables), v.scopeId) for v in a.variableInstructions])
+                for a in request.activateInstructions]
+            terminations = [t.elementInstanceKey for t in request.terminateInstructions]
+            reference = request.operationReference if request.HasField("operationReference") else None
+            self.engine.modification.modify(request.processInstanceKey, activations, terminations, reference)
+            self.engine.run()
+            return await self._durable(pb.ModifyProcessInstanceResponse())
+
+        return await self._run("ModifyProcessInstance", context, body)
+
     # -- not supported -----------------------------------------------------------------------------------------------------------
 
     async def _unimplemented(self, name: str, context: grpc.aio.ServicerContext) -> Any:
         await context.abort(grpc.StatusCode.UNIMPLEMENTED,
                             f"{name} is not supported by this engine (Qianliyan implements the Zeebe 8.6 gateway "
-                            "protocol without process instance modification, migration and resource deletion)")
-
-    async def ModifyProcessInstance(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        return await self._unimplemented("ModifyProcessInstance", context)
+                            "protocol without process instance migration and resource deletion)")
 
     async def MigrateProcessInstance(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         return await self._unimplemented("MigrateProcessInstance", context)

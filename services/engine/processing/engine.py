@@ -37,6 +37,7 @@ class Engine:
         from services.engine.processing.incidents import Incidents
         from services.engine.processing.jobs import Jobs
         from services.engine.processing.lifecycle import Lifecycle
+        from services.engine.processing.modification import Modification
         from services.engine.processing.processors import build_processors
         from services.engine.processing.variables import Variables
 
@@ -53,6 +54,7 @@ class Engine:
         self.events = Events(self)
         self.compensation = Compensation(self)
         self.processors = build_processors(self)
+        self.modification = Modification(self)
         self.firing_due: int | None = None
         self._on_change: Callable[[], None] = lambda: None
         self._continue_scheduled = False

@@ -95,26 +95,32 @@ class Events:
             self._open(instance, subscription)
 
     def _subscription_for(self, instance: ElementInstance, catch: FlowNode, view: Any) -> Subscription | None:
+        parameters = self.catch_parameters(catch, view)
+        if parameters is None:
+            return None
+        kind, fields = parameters
         process = self.engine.processes[instance.process_definition_key]
-        common = {
-            "element_instance_key": instance.key, "process_instance_key": instance.process_instance_key,
-            "process_definition_key": process.key, "bpmn_process_id": process.bpmn_process_id,
-            "catch_element_id": catch.id, "interrupting": catch.interrupting,
-        }
+        return Subscription(
+            self.state.new_key(), kind, element_instance_key=instance.key,
+            process_instance_key=instance.process_instance_key, process_definition_key=process.key,
+            bpmn_process_id=process.bpmn_process_id, catch_element_id=catch.id, interrupting=catch.interrupting,
+            **fields)
+
+    def catch_parameters(self, catch: FlowNode, view: Any) -> tuple[str, dict[str, Any]] | None:
+        """What a subscription for `catch` would be (kind, fields), evaluated in `view` without changing
+        anything, so a command that must be all-or-nothing can find a failing expression first."""
         if catch.event_type == EventType.TIMER and catch.timer is not None:
             due, repetitions, cycle = self.timer_due(catch, view, self.engine.now())
-            return Subscription(self.state.new_key(), "timer", due=due, repetitions=repetitions, cycle=cycle,
-                                **common)
+            return "timer", {"due": due, "repetitions": repetitions, "cycle": cycle}
         if catch.event_type == EventType.MESSAGE and catch.message is not None:
             name = catch.message.name.evaluate_string(view, self.engine.now) if catch.message.name else ""
             key_expr = catch.message.correlation_key
             if key_expr is None:
                 raise ExpressionError(f"Expected a correlation key for the message '{name}', but none is defined")
             correlation_key = key_expr.evaluate_string_or_number(view, self.engine.now)
-            return Subscription(self.state.new_key(), "message", name=name, correlation_key=correlation_key, **common)
+            return "message", {"name": name, "correlation_key": correlation_key}
         if catch.event_type == EventType.SIGNAL and catch.signal_name is not None:
-            name = catch.signal_name.evaluate_string(view, self.engine.now)
-            return Subscription(self.state.new_key(), "signal", name=name, **common)
+            return "signal", {"name": catch.signal_name.evaluate_string(view, self.engine.now)}
         return None
 
     def _open(self, instance: ElementInstance, subscription: Subscription) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from services.engine.expressions import Expr, ExpressionError
 from services.engine.processing.lifecycle import ACTIVATED, TERMINATING
+from services.engine.processing.modification import EMPTIED
 from services.engine.processing.processors.base import ElementProcessor
 from services.engine.protocol import ElementType, ErrorType
 from services.engine.state.entities import ElementInstance
@@ -175,6 +176,8 @@ class MultiInstanceBodyProcessor(ElementProcessor):
             return
         if scope.state == TERMINATING:
             self.lc.terminated(scope)
+        elif scope.state == ACTIVATED and scope.interrupt is not None and scope.interrupt.get("kind") == EMPTIED:
+            self.engine.enqueue("terminate", scope.key)  # a modification terminated every instance in it
         elif scope.state == ACTIVATED and scope.loop and scope.loop.get("done"):
             self.engine.enqueue("complete", scope.key)
 

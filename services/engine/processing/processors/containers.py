@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from services.engine.processing.lifecycle import ACTIVATED, TERMINATING
+from services.engine.processing.modification import EMPTIED
 from services.engine.processing.processors.base import ElementProcessor
 from services.engine.protocol import ElementType, ValueType
 from services.engine.state.entities import ElementInstance
@@ -54,6 +55,9 @@ class ScopeProcessor(ElementProcessor):
         if scope.state != ACTIVATED:
             return
         interrupt = scope.interrupt
+        if interrupt is not None and interrupt.get("kind") == EMPTIED:
+            self.engine.enqueue("terminate", scope.key)  # a modification terminated everything in it
+            return
         if interrupt is not None and interrupt.get("element") and not interrupt.get("started"):
             # everything else is gone: the interrupting event sub-process runs now
             interrupt["started"] = True
