@@ -145,6 +145,14 @@ class InstanceTaskOut(Out):
     completed_at: datetime | None = None
 
 
+class Marks(BaseModel):
+    """Where an instance stands, per element id of its diagram."""
+
+    active: dict[str, int] = Field(description="element id -> element instances holding a token now")
+    completed: list[str] = Field(description="element ids completed at least once")
+    incidents: dict[str, int] = Field(description="element id -> open incidents")
+
+
 class InstanceDetail(BaseModel):
     instance: InstanceOut
     elements: list[ElementOut]
@@ -152,6 +160,7 @@ class InstanceDetail(BaseModel):
     incidents: list[IncidentOut]
     jobs: list[JobOut]
     tasks: list[InstanceTaskOut]
+    marks: Marks
 
 
 class RetryIn(BaseModel):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any
@@ -161,10 +163,30 @@ def _parsed(text: str) -> Any:
         return text
 
 
-async def instance_detail(services: Services, key: int) -> s.InstanceDetail:
+def marks(elements: Iterable[Any], incidents: Iterable[Any]) -> s.Marks:
+    """Tokens, completed elements and open incidents per element id (the process element itself left out)."""
+    active: Counter[str] = Counter()
+    completed: dict[str, None] = {}
+    for element in elements:
+        if element.element_type == "PROCESS":
+            continue
+        if element.state.endswith("COMPLETED"):
+            completed[element.element_id] = None
+        elif not element.state.endswith("TERMINATED"):
+            active[element.element_id] += 1
+    open_incidents = Counter(i.element_id for i in incidents if i.state == "active" and i.element_id)
+    return s.Marks(active=dict(active), completed=list(completed), incidents=dict(open_incidents))
+
+
+async def instance_view(services: Services, key: int) -> Any:
     view = await services.store.engine.get_process_instance(key)
     if view is None:
         raise NotFoundProblem(f"process instance {key} is not known (yet) to the instance views")
+    return view
+
+
+async def instance_detail(services: Services, key: int) -> s.InstanceDetail:
+    view = await instance_view(services, key)
     elements = await services.store.engine.element_instances(key)
     variables = await services.store.engine.variables(key)
     incidents = await services.store.engine.incidents(process_instance_key=key, page=PageRequest(page=1, size=500))
@@ -178,6 +200,7 @@ async def instance_detail(services: Services, key: int) -> s.InstanceDetail:
         incidents=[s.IncidentOut.model_validate(i.model_dump()) for i in incidents.items],
         jobs=sorted((s.JobOut.model_validate(j.model_dump()) for j in jobs), key=lambda j: j.key),
         tasks=[s.InstanceTaskOut.model_validate(t.model_dump()) for t in tasks],
+        marks=marks(elements, incidents.items),
     )
 
 

@@ -57,6 +57,12 @@ async def get_project(caller: ProjectReader, services: ServicesDep, project_code
     return await service.detail(services, caller, project_code)
 
 
+@router.get("/{project_code}/diagram", response_model=s.DiagramOut, responses=problem_responses(404),
+            summary="The project's life-cycle instance on its diagram: tokens, completed elements, open incidents")
+async def project_diagram(caller: ProjectReader, services: ServicesDep, project_code: ProjectCode) -> s.DiagramOut:
+    return await service.diagram(services, caller, project_code)
+
+
 @router.put("/{project_code}", response_model=s.SaveOut, responses={
     201: {"model": s.SaveOut, "description": "created"}, **problem_responses(503)},
     summary="Create or update what a project says about itself")

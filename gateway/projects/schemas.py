@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.common import DateOrTime, Out
+from gateway.processes.schemas import Marks
 from shared.documents.models import (
     ApprovalSource,
     Code,
@@ -164,3 +165,16 @@ class ImportReport(BaseModel):
     total: int
     counts: dict[RowStatus, int]
     rows: list[ImportRow]
+
+
+class DiagramOut(Out):
+    """The project's life-cycle instance on its diagram, for everyone who may see the project: where it stands,
+    not its variables (those stay with the operators)."""
+
+    process_instance_key: int
+    process_definition_key: int
+    bpmn_process_id: str
+    version: int | None = None
+    state: Literal["active", "completed", "terminated"]
+    xml: str = Field(description="the BPMN XML of the instance's process definition")
+    marks: Marks

@@ -9,6 +9,7 @@ from gateway.auth.principal import Caller
 from gateway.common import local_instant, page_out
 from gateway.context import Services
 from gateway.errors import ConflictProblem, FieldError, NotFoundProblem, Unprocessable
+from gateway.processes import service as processes
 from gateway.projects import schemas as s
 from gateway.projects.counties import KNOWN_COUNTIES
 from gateway.scope import Scope, scope_of
@@ -121,6 +122,23 @@ async def visible_project(services: Services, caller: Caller, code: str, scope: 
     if project is None:
         raise NotFoundProblem(f"project {code} does not exist or is not visible to you")
     return project
+
+
+async def diagram(services: Services, caller: Caller, code: str) -> s.DiagramOut:
+    project = await visible_project(services, caller, code)
+    key = project.process_instance_key
+    if key is None:
+        raise NotFoundProblem(f"project {code} has no life-cycle instance yet")
+    view = await processes.instance_view(services, key)
+    if view.process_definition_key is None:
+        raise NotFoundProblem(f"the process definition of instance {key} is not known (yet) to the instance views")
+    _, xml = await processes.definition_xml(services, view.process_definition_key)
+    elements = await services.store.engine.element_instances(key)
+    incidents = await services.store.engine.incidents(process_instance_key=key, state="active",
+                                                      page=PageRequest(page=1, size=500))
+    return s.DiagramOut(process_instance_key=key, process_definition_key=view.process_definition_key,
+                        bpmn_process_id=view.bpmn_process_id, version=view.version, state=view.state, xml=xml,
+                        marks=processes.marks(elements, incidents.items))
 
 
 async def sign(services: Services, caller: Caller, code: str) -> s.SignOut:

@@ -1,12 +1,16 @@
 """Projects and problems: a leader finds a project by search and opens it; its investor reports a problem
-and scores the service from the project page; the problem page shows it; English is one click away."""
+and scores the service from the project page, and sees where its life cycle stands on the diagram; the problem
+page shows it; English is one click away."""
 
 from __future__ import annotations
+
+import re
+import time
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.platform import WebPlatform
+from tests.browser.platform import ROOT, WebPlatform
 from tests.browser.support import login
 
 CODE = "2025-320831-34-03-700001"
@@ -83,3 +87,29 @@ def test_english_is_one_click_away(page: Page, web_platform: WebPlatform, projec
     page.click("button.lang-switch")
     expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
     expect(page.locator("#facts-heading")).to_have_text("基本情况")
+
+
+def test_the_investor_sees_the_life_cycle_on_the_diagram(page: Page, web_platform: WebPlatform) -> None:
+    code = "2025-320831-34-03-700002"
+    with web_platform.client("admin") as client:
+        # only the life cycle: its 90-day timer is far beyond any clock move of the session's tests
+        web_platform.deploy(client, ROOT / "bpmn" / "project-lifecycle.bpmn")
+        response = client.post("/api/projects", params={"sign": "true"}, json={
+            "project_code": code, "name": "金湖储能电池项目", "county_code": "320831", "industry": "新能源",
+            "amount_cny": 260_000_000, "signed_at": web_platform.today(), "investor_user_ids": ["investor2"],
+            "investor": {"company": "金湖储能科技有限公司"}})
+        assert response.status_code == 201, response.text
+    web_platform.adduser("investor2", "investor", projects=(code,), display_name="王总")
+    # The register worker links the instance and the documents exporter fills its views shortly after signing.
+    with web_platform.client("investor2") as client:
+        for _ in range(120):
+            diagram = client.get(f"/api/projects/{code}/diagram")
+            if diagram.status_code == 200 and "register" in diagram.json()["marks"]["completed"]:
+                break
+            time.sleep(0.25)
+        assert diagram.status_code == 200 and "register" in diagram.json()["marks"]["completed"], diagram.text
+    login(page, web_platform, f"/projects/{code}", "investor2")
+    register = page.locator('#project-diagram .djs-element[data-element-id="register"]')
+    expect(register).to_have_class(re.compile(r"\bhighlight-completed\b"))
+    expect(page.locator("#project-diagram .djs-element.highlight-active").first).to_be_visible()
+    expect(page.locator("#project-diagram .highlight-incident")).to_have_count(0)

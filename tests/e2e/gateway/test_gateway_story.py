@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from shared.clock import EngineClock, to_display
 from shared.documents import open_store
 from shared.events import EventBus, connect_redis
 from shared.settings import AppSettings, SecretSettings, ZeebeSettings
+from tests.fixtures.engine import EngineProcess
 from tests.integration.gateway.support import served, sign
 from tests.integration.workers.harness import Platform
 
@@ -36,6 +38,18 @@ PASSWORDS = {"admin": "Admin#2024", "leader.office": "Leader#2024", "assist-3208
              "investor01": "Investor#2024"}
 MOVING = "2025-320812-34-03-100001"
 STALLED = "2025-320812-34-03-100002"
+
+
+@pytest.fixture
+def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[EngineProcess]:
+    """The engine with its documents exporter on the workers' file, as `make run` has it, so the instance
+    views behind the project's diagram are filled."""
+    monkeypatch.setenv("EXPORTER_DOCUMENTS_URL", f"sqlite:///{tmp_path / 'documents.sqlite3'}")
+    process = EngineProcess(tmp_path / "engine").start()
+    try:
+        yield process
+    finally:
+        process.stop()
 
 
 @pytest.fixture
@@ -136,6 +150,15 @@ async def test_the_story_through_the_api(platform: Platform, gateway: str) -> No
         await platform.settle()
         moving = await investor.call("GET", f"/api/projects/{MOVING}")
         assert moving["project"]["stage"] == "filing" and [a["item_code"] for a in moving["approvals"]] == ["GG-LX-01"]
+        # its investor sees where the life cycle stands on the diagram (not its variables); others see nothing
+        diagram = await exported_diagram(investor, MOVING, until="apply_progress")
+        assert diagram["process_instance_key"] == moving["project"]["process_instance_key"]
+        assert diagram["bpmn_process_id"] == "project-lifecycle" and diagram["state"] == "active"
+        assert 'id="register"' in diagram["xml"] and "variables" not in diagram
+        assert {"register", "apply_progress"} <= set(diagram["marks"]["completed"])
+        assert diagram["marks"]["active"] and not diagram["marks"]["incidents"]
+        assert set(diagram["marks"]["active"]) <= set(re.findall(r'<bpmn:\w+ id="([^"]+)"', diagram["xml"]))
+        await bystander.call("GET", f"/api/projects/{MOVING}/diagram", expect=404)
 
         # 3. Sixty more days: the project nobody moved has had no progress for 90 days since signing.
         await admin.call("POST", "/api/processes/clock/add", json={"offset_milli": 60 * 86_400_000})
@@ -215,3 +238,15 @@ async def test_the_story_through_the_api(platform: Platform, gateway: str) -> No
         assert not any(e["data"]["scope"].get("project_code") == STALLED for e in investor_stream)
         assert platform.incidents() == []
         assert timedelta(days=90) <= platform.now() - (await platform.store.projects.require(MOVING)).signed_at
+
+
+async def exported_diagram(person: Person, code: str, *, until: str, within: float = 30.0) -> dict[str, Any]:
+    """The project's diagram once the documents exporter has caught up with ``until`` completing."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        response = await person.client.get(f"/api/projects/{code}/diagram", headers=person.headers)
+        if response.status_code == 200 and until in response.json()["marks"]["completed"]:
+            return response.json()
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"the diagram of {code} never showed {until} completed: {response.text[:500]}")
+        await asyncio.sleep(0.2)

@@ -46,6 +46,7 @@ CASES = [
     Case("POST", "/api/projects", EDITORS, kwargs={"json": {**PROJECT, "project_code": "NEW-1"}}),
     Case("POST", "/api/projects/import", EDITORS, kwargs={"files": {"file": ("p.json", b"[]", "application/json")}}),
     Case("GET", "/api/projects/{project_code}", READERS, "/api/projects/P-QJP-1"),
+    Case("GET", "/api/projects/{project_code}/diagram", READERS, "/api/projects/P-QJP-1/diagram"),
     Case("PUT", "/api/projects/{project_code}", EDITORS, "/api/projects/NEW-2", {"json": PROJECT}),
     Case("POST", "/api/projects/{project_code}/sign", EDITORS, "/api/projects/P-QJP-1/sign"),
     Case("POST", "/api/projects/{project_code}/cancel", EDITORS, "/api/projects/P-QJP-1/cancel",
@@ -139,6 +140,7 @@ async def test_wrong_unit_or_owner_gets_404_and_changes_nothing(api: Api) -> Non
     assert problem_of(await zrzy.get("/api/problems/pb-1"), 404)
     assert problem_of(await investor.get("/api/problems/pb-1"), 404)
     assert problem_of(await investor.get("/api/projects/P-HA-1"), 404)
+    assert problem_of(await investor.get("/api/projects/P-HA-1/diagram"), 404)
     assert problem_of(await investor.post("/api/projects/P-HA-1/sign"), 403)
     assert problem_of(await investor.post("/api/problems", json={"project_code": "P-HA-1", "category": "x",
                                                                  "title": "t"}), 404)

@@ -85,6 +85,7 @@ async def test_instances_incidents_retry_and_cancel(api: Api) -> None:
     assert {v["name"]: v["value"] for v in detail["variables"]} == {"project_code": "P-1", "amount": 2**60}
     assert "work" in {e["element_id"] for e in detail["elements"]}
     assert [i["key"] for i in detail["incidents"]] == [incident["key"]]
+    assert detail["marks"] == {"active": {"work": 1}, "completed": ["start"], "incidents": {"work": 1}}
 
     retried = await designer.post(f"/api/processes/incidents/{incident['key']}/retry", json={"retries": 2})
     assert retried.status_code == 200, retried.text

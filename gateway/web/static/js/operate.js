@@ -83,18 +83,6 @@ function select(key) {
   loadDetail(key);
 }
 
-// Elements that hold a token now, per element id; and those that completed.
-function tokens(elements) {
-  const active = {};
-  const completed = new Set();
-  for (const element of elements) {
-    if (element.element_type === 'PROCESS') continue;
-    if (/COMPLETED$/.test(element.state)) completed.add(element.element_id);
-    else if (!/TERMINATED$/.test(element.state)) active[element.element_id] = (active[element.element_id] || 0) + 1;
-  }
-  return { active, completed: [...completed] };
-}
-
 function variablesTable(variables) {
   if (!variables.length) return emptyState(t('operate.no_variables'));
   return h('table', { class: 'responsive' },
@@ -177,11 +165,6 @@ async function loadDetail(key) {
     h('h3', {}, t('operate.incidents')), incidentsBlock(detail),
     h('h3', {}, t('operate.variables')), variablesTable(detail.variables));
 
-  const state = tokens(detail.elements);
-  const incidents = {};
-  for (const incident of detail.incidents.filter((i) => i.state === 'active' && i.element_id)) {
-    incidents[incident.element_id] = (incidents[incident.element_id] || 0) + 1;
-  }
   if (!instance.process_definition_key) {
     clear(diagram, emptyState(t('operate.no_diagram')));
     return;
@@ -191,7 +174,7 @@ async function loadDetail(key) {
     viewer = createViewer(diagram);
     const xml = await operateApi.xml(instance.process_definition_key);
     await showXml(viewer, xml);
-    markInstance(viewer, { ...state, incidents });
+    markInstance(viewer, detail.marks);
   } catch (error) {
     clear(diagram, errorBox(error));
   }

@@ -45,22 +45,12 @@ async function diagramBlock(project) {
   if (!project.process_instance_key) return [box, emptyState(t('project.no_instance'))];
   (async () => {
     try {
-      const detail = await api(`/api/processes/instances/${project.process_instance_key}`);
-      const xml = await api(`/api/processes/definitions/${detail.instance.process_definition_key}/xml`, { headers: { Accept: 'application/xml' } });
+      const diagram = await api(`/api/projects/${encodeURIComponent(project.project_code)}/diagram`);
       const viewer = createViewer(box);
-      await showXml(viewer, xml);
-      const active = {};
-      const completed = [];
-      for (const e of detail.elements) {
-        if (e.element_type === 'PROCESS') continue;
-        if (/COMPLETED$/.test(e.state)) completed.push(e.element_id);
-        else if (!/TERMINATED$/.test(e.state)) active[e.element_id] = (active[e.element_id] || 0) + 1;
-      }
-      const incidents = {};
-      for (const i of detail.incidents.filter((x) => x.state === 'active' && x.element_id)) incidents[i.element_id] = (incidents[i.element_id] || 0) + 1;
-      markInstance(viewer, { active, completed, incidents });
+      await showXml(viewer, diagram.xml);
+      markInstance(viewer, diagram.marks);
     } catch (error) {
-      clear(box, error instanceof ApiError && error.status === 403 ? emptyState(t('project.diagram_forbidden')) : errorBox(error));
+      clear(box, error instanceof ApiError && error.status === 404 ? emptyState(t('project.no_instance')) : errorBox(error));
     }
   })();
   return [box];
