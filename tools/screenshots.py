@@ -15,7 +15,6 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -59,14 +58,10 @@ FRESH = [("320812", "淮安智能制造产业园"), ("320830", "盱眙凹土新�
          ("320803", "淮安区新能源电池项目"), ("320804", "淮阴区物流中心"), ("320813", "洪泽湖生态旅游项目")]
 
 
-def engine_today(platform: WebPlatform) -> str:
-    epoch_ms = httpx.get(f"{platform.management_url}/actuator/clock", timeout=30).json()["epochMilli"]
-    return datetime.fromtimestamp(epoch_ms / 1000, UTC).date().isoformat()
-
 
 def sign_fresh_projects(platform: WebPlatform) -> None:
     """Projects signed today stall 90 days from now, so the last months show red lights of their own."""
-    today = engine_today(platform)
+    today = platform.today()
     with platform.client("shot-admin") as admin:
         for index, (county, name) in enumerate(FRESH):
             admin.post("/api/projects", json={

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -192,6 +193,11 @@ class WebPlatform:
         if response.status_code != 201:
             raise PlatformError(f"deploying {[p.name for p in paths]} failed: {response.status_code} {response.text}")
         return dict(response.json())
+
+    def today(self) -> str:
+        """The engine clock's date (UTC), ISO: a project signed on it is not due anything for 90 days."""
+        epoch_ms = httpx.get(f"{self.management_url}/actuator/clock", timeout=30).json()["epochMilli"]
+        return datetime.fromtimestamp(epoch_ms / 1000, UTC).date().isoformat()
 
     def clock_add(self, milliseconds: int) -> int:
         response = httpx.post(f"{self.management_url}/actuator/clock/add", json={"offsetMilli": milliseconds},

@@ -5,7 +5,6 @@ a reload; a gateway restart is survived by reconnecting."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -34,10 +33,6 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebPlatform]:
         yield platform
 
 
-def engine_today(platform: WebPlatform) -> str:
-    epoch_ms = httpx.get(f"{platform.management_url}/actuator/clock", timeout=30).json()["epochMilli"]
-    return datetime.fromtimestamp(epoch_ms / 1000, UTC).date().isoformat()
-
 
 def sign(client: httpx.Client, code: str, name: str, county: str, signed_at: str) -> dict[str, Any]:
     response = client.post("/api/projects", json={
@@ -53,7 +48,7 @@ def map_row(page: Page, county: str) -> Any:
 
 def test_a_red_light_appears_live_when_the_clock_passes_90_days(page: Page, city: WebPlatform) -> None:
     page.set_viewport_size(WALL)
-    today = engine_today(city)
+    today = city.today()
     with city.client("admin") as client:
         for code, name, county in PROJECTS:
             sign(client, code, name, county, today)
@@ -96,7 +91,7 @@ def test_the_screen_reconnects_after_a_gateway_restart(page: Page, city: WebPlat
 
     # News after the restart reaches the same page.
     with city.client("admin") as client:
-        sign(client, "2025-320826-34-03-900003", "食品加工产业园", "320826", engine_today(city))
+        sign(client, "2025-320826-34-03-900003", "食品加工产业园", "320826", city.today())
     expect(map_row(page, "320826")).to_have_attribute("data-projects", "1", timeout=60_000)
     expect(page.locator('#ticker li[data-type="project.signed"]').filter(has_text="食品加工产业园")).to_have_count(1)
     assert page.evaluate("() => window.__sameDocument === true")
