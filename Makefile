@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 run: venv node
 	$(PY) -m services.launcher
 
-test: venv node
+test: venv venv-load node
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 venv: $(STAMP)
