@@ -473,18 +473,25 @@ class Gateway(GatewayServicer):
 
         return await self._run("ModifyProcessInstance", context, body)
 
+    async def DeleteResource(self, request: pb.DeleteResourceRequest,
+                             context: grpc.aio.ServicerContext) -> pb.DeleteResourceResponse:
+        async def body() -> pb.DeleteResourceResponse:
+            self.engine.resource_deletion.delete(request.resourceKey)
+            self.engine.run()
+            return await self._durable(pb.DeleteResourceResponse())
+
+        return await self._run("DeleteResource", context, body)
+
     # -- not supported -----------------------------------------------------------------------------------------------------------
 
     async def _unimplemented(self, name: str, context: grpc.aio.ServicerContext) -> Any:
         await context.abort(grpc.StatusCode.UNIMPLEMENTED,
                             f"{name} is not supported by this engine (Qianliyan implements the Zeebe 8.6 gateway "
-                            "protocol without process instance migration and resource deletion)")
+                            "protocol without process instance migration)")
 
     async def MigrateProcessInstance(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         return await self._unimplemented("MigrateProcessInstance", context)
 
-    async def DeleteResource(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        return await self._unimplemented("DeleteResource", context)
 
 
 def _activated(job: ActivatedJob) -> pb.ActivatedJob:

@@ -53,6 +53,8 @@ class Deployments:
         self.latest_drgs: dict[str, dict[str, Any]] = {}
         self.latest_decisions: dict[str, dict[str, Any]] = {}
         self.drg_models: dict[int, Any] = {}  # drg key -> parsed DMN
+        # the highest version ever given, by (kind, id): a deleted version's number is never given again
+        self.max_versions: dict[tuple[str, str], int] = {}
 
     # -- queries ---------------------------------------------------------------------------------------------
 
@@ -147,7 +149,7 @@ class Deployments:
         previous = self.latest.get(process.bpmn_process_id)
         if previous is not None and previous.checksum == process.checksum and previous.resource_name == name:
             return _process_metadata(previous, duplicate=True)
-        process.version = previous.version + 1 if previous is not None else 1
+        process.version = self.next_version("process", process.bpmn_process_id)
         process.key = self.state.new_key()
         process.deployment_key = deployment_key
         row = {
@@ -166,7 +168,15 @@ class Deployments:
         self.engine.events.write_start_subscriptions(process, previous)
         return metadata
 
+    def next_version(self, kind: str, ident: str) -> int:
+        return self.max_versions.get((kind, ident), 0) + 1
+
+    def _seen_version(self, kind: str, ident: str, version: int) -> None:
+        if version > self.max_versions.get((kind, ident), 0):
+            self.max_versions[(kind, ident)] = version
+
     def _register_process(self, process: ExecutableProcess) -> None:
+        self._seen_version("process", process.bpmn_process_id, process.version)
         self.engine.processes[process.key] = process
         self.versions.setdefault(process.bpmn_process_id, {})[process.version] = process
         latest = self.latest.get(process.bpmn_process_id)
@@ -181,10 +191,11 @@ class Deployments:
             return _form_metadata(previous)
         row = {
             "key": self.state.new_key(), "kind": "form", "formId": form_id,
-            "version": previous["version"] + 1 if previous else 1, "resourceName": name, "checksum": checksum,
+            "version": self.next_version("form", form_id), "resourceName": name, "checksum": checksum,
             "deploymentKey": deployment_key, "content": content.decode("utf-8"), "deployedAt": self.engine.now(),
         }
         self.state.put_resource(row["key"], row)
+        self._seen_version("form", form_id, row["version"])
         self.latest_forms[form_id] = row
         self.engine.write(row["key"], ValueType.FORM, "CREATED", {**_form_metadata(row), "resource": row["content"]})
         return _form_metadata(row)
@@ -210,25 +221,25 @@ class Deployments:
             return
         row = {
             "key": self.state.new_key(), "kind": "drg", "id": drg.id, "name": drg.name or drg.id,
-            "version": previous["version"] + 1 if previous else 1, "resourceName": name, "checksum": checksum,
+            "version": self.next_version("drg", drg.id), "resourceName": name, "checksum": checksum,
             "deploymentKey": deployment_key, "content": base64.b64encode(content).decode(),
             "deployedAt": self.engine.now(),
         }
         self.state.put_resource(row["key"], row)
+        self._seen_version("drg", drg.id, row["version"])
         self.latest_drgs[drg.id] = row
         self.drg_models[row["key"]] = drg
         result.drgs.append(_drg_metadata(row))
         self.engine.write(row["key"], ValueType.DECISION_REQUIREMENTS, "CREATED", {
             **_drg_metadata(row), "resource": content.decode("utf-8", errors="replace")})
         for decision in drg.decisions:
-            previous_decision = self.latest_decisions.get(decision.id)
             decision_row = {
                 "key": self.state.new_key(), "kind": "decision", "decisionId": decision.id,
-                "name": decision.name or decision.id,
-                "version": previous_decision["version"] + 1 if previous_decision else 1,
+                "name": decision.name or decision.id, "version": self.next_version("decision", decision.id),
                 "drgKey": row["key"], "drgId": drg.id, "deploymentKey": deployment_key,
             }
             self.state.put_resource(decision_row["key"], decision_row)
+            self._seen_version("decision", decision.id, decision_row["version"])
             self.latest_decisions[decision.id] = decision_row
             result.decisions.append(_decision_metadata(decision_row))
             self.engine.write(decision_row["key"], ValueType.DECISION, "CREATED", _decision_metadata(decision_row))
@@ -289,7 +300,10 @@ class Deployments:
                     process.version = row["version"]
                     process.deployment_key = row["deploymentKey"]
                     self._register_process(process)
+            elif kind == "deleted":
+                self._seen_version(row["of"], row["id"], row["version"])
             elif kind == "form":
+                self._seen_version("form", row["formId"], row["version"])
                 previous = self.latest_forms.get(row["formId"])
                 if previous is None or previous["version"] < row["version"]:
                     self.latest_forms[row["formId"]] = row
@@ -297,10 +311,12 @@ class Deployments:
                 dmn = _dmn_module()
                 if dmn is not None:
                     self.drg_models[row["key"]] = dmn.parse_dmn(base64.b64decode(row["content"]), row["resourceName"])
+                self._seen_version("drg", row["id"], row["version"])
                 previous = self.latest_drgs.get(row["id"])
                 if previous is None or previous["version"] < row["version"]:
                     self.latest_drgs[row["id"]] = row
             elif kind == "decision":
+                self._seen_version("decision", row["decisionId"], row["version"])
                 previous = self.latest_decisions.get(row["decisionId"])
                 if previous is None or previous["version"] < row["version"]:
                     self.latest_decisions[row["decisionId"]] = row

@@ -39,6 +39,7 @@ class Engine:
         from services.engine.processing.lifecycle import Lifecycle
         from services.engine.processing.modification import Modification
         from services.engine.processing.processors import build_processors
+        from services.engine.processing.resource_deletion import ResourceDeletion
         from services.engine.processing.variables import Variables
 
         self.state = state
@@ -55,6 +56,7 @@ class Engine:
         self.compensation = Compensation(self)
         self.processors = build_processors(self)
         self.modification = Modification(self)
+        self.resource_deletion = ResourceDeletion(self)
         self.firing_due: int | None = None
         self._on_change: Callable[[], None] = lambda: None
         self._continue_scheduled = False

@@ -615,9 +615,10 @@ class Events:
                                  f"encountered the following error: {error}"))
         return problems
 
-    def write_start_subscriptions(self, process: ExecutableProcess, previous: ExecutableProcess | None) -> None:
+    def write_start_subscriptions(self, process: ExecutableProcess | None, previous: ExecutableProcess | None) -> None:
         """The records of a new version's message and signal start subscriptions replacing the previous
-        version's (the subscriptions themselves are the `start_messages` / `start_signals` maps)."""
+        version's (the subscriptions themselves are the `start_messages` / `start_signals` maps). When the
+        latest version is deleted, `previous` is it and `process` the version before it (if any)."""
         for version, intent in ((previous, "DELETED"), (process, "CREATED")):
             if version is None:
                 continue
@@ -632,14 +633,17 @@ class Events:
                     "catchEventInstanceKey": -1, "processDefinitionKey": version.key,
                     "bpmnProcessId": version.bpmn_process_id, "tenantId": "<default>"})
 
-    def schedule_timer_starts(self, process: ExecutableProcess, previous: ExecutableProcess | None) -> None:
-        """A new version replaces the timer start events of the previous one."""
+    def schedule_timer_starts(self, process: ExecutableProcess | None, previous: ExecutableProcess | None) -> None:
+        """A new version replaces the timer start events of the previous one (`process` None: no version
+        takes over from a deleted one)."""
         if previous is not None:
             for subscription in [s for s in self.state.subscriptions.values()
                                  if s.kind == "timer" and s.element_instance_key <= 0
                                  and s.process_definition_key == previous.key]:
                 self.state.remove_subscription(subscription.key)
                 self._write(subscription, "CANCELED")
+        if process is None:
+            return
         now = self.engine.now()
         for start in process.timer_starts:
             try:
