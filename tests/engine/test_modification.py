@@ -329,6 +329,57 @@ async def test_terminating_a_sub_process_terminates_its_children_and_jobs(gatewa
     assert log.instance_state(key) == "ELEMENT_COMPLETED"
 
 
+async def test_terminating_a_task_stuck_in_an_incident_resolves_the_incident(gateway: RawGateway, log: Log) -> None:
+    pid = unique("stuck")
+    await gateway.deploy((f"{pid}.bpmn", bpmn.process(
+        pid, bpmn.start(), bpmn.service("A", f"{pid}-a", inputs={"x": "=assert(missing, missing != null)"}),
+        bpmn.service("B", f"{pid}-b"), bpmn.end(), bpmn.chain("start", "A", "B", "end"))))
+    key = await gateway.create(pid)
+    (incident,) = log.open_incidents(key)
+    (a_key,) = log.element_keys(key, "A")
+    await gateway.modify(key, activate=["B"], terminate=[a_key])
+    assert log.open_incidents(key) == []
+    assert [r["key"] for r in log.incidents(key, "RESOLVED")] == [incident["key"]]
+    (job,) = await job_of(gateway, f"{pid}-b")
+    await gateway.complete(job.key)
+    assert log.instance_state(key) == "ELEMENT_COMPLETED"
+
+
+async def test_terminating_a_call_activity_terminates_the_called_instance(gateway: RawGateway, log: Log) -> None:
+    parent, child = unique("caller"), unique("called")
+    await gateway.deploy((f"{child}.bpmn", bpmn.simple(child, f"{child}-work")))
+    await gateway.deploy((f"{parent}.bpmn", bpmn.process(
+        parent, bpmn.start(), more.call("call", child), bpmn.service("next", f"{parent}-next"), bpmn.end(),
+        bpmn.chain("start", "call", "next", "end"))))
+    key = await gateway.create(parent)
+    (called,) = [r["key"] for r in log.records("PROCESS_INSTANCE", "ELEMENT_ACTIVATING", bpmnElementType="PROCESS")
+                 if r["value"]["parentProcessInstanceKey"] == key]
+    (call_key,) = log.element_keys(key, "call")
+    await gateway.modify(key, activate=["next"], terminate=[call_key])
+    assert log.instance_state(called) == "ELEMENT_TERMINATED"
+    assert ("call", "ELEMENT_TERMINATED") in log.trail(key)
+    assert await gateway.activate(f"{child}-work") == []
+    (job,) = await job_of(gateway, f"{parent}-next")
+    await gateway.complete(job.key)
+    assert log.instance_state(key) == "ELEMENT_COMPLETED"
+
+
+async def test_activating_a_multi_instance_activity_activates_its_body(gateway: RawGateway, log: Log) -> None:
+    pid = unique("many")
+    await gateway.deploy((f"{pid}.bpmn", bpmn.process(
+        pid, bpmn.start(), bpmn.service("A", f"{pid}-a"),
+        bpmn.service("each", f"{pid}-each", loop=bpmn.multi_instance("=items", "item")), bpmn.end(),
+        bpmn.chain("start", "A", "each", "end"))))
+    key = await gateway.create(pid)
+    (a_key,) = log.element_keys(key, "A")
+    await gateway.modify(key, activate=[("each", -1, [{"items": ["x", "y", "z"]}])], terminate=[a_key])
+    jobs = await job_of(gateway, f"{pid}-each", count=3)
+    assert sorted(json.loads(j.variables)["item"] for j in jobs) == ["x", "y", "z"]
+    for job in jobs:
+        await gateway.complete(job.key)
+    assert log.instance_state(key) == "ELEMENT_COMPLETED"
+
+
 # -- rejections: the whole command, nothing changed ---------------------------------------------------------------------
 
 
