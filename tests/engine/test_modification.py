@@ -77,6 +77,15 @@ def record_types(log: Log, value_type: str) -> list[tuple[str, str, dict[str, An
     return [(t, i, json.loads(v)) for t, i, v in rows]
 
 
+async def waiting_at_a(gateway: RawGateway, log: Log, prefix: str) -> tuple[str, int, Any, int]:
+    """A new instance of ``line`` waiting at A: (process id, instance key, A's job, A's element instance key)."""
+    pid = unique(prefix)
+    await gateway.deploy((f"{pid}.bpmn", line(pid)))
+    key = await gateway.create(pid)
+    (a_job,) = await job_of(gateway, f"{pid}-a")
+    (a_key,) = log.element_keys(key, "A")
+    return pid, key, a_job, a_key
+
 # -- activation --------------------------------------------------------------------------------------------------------
 
 
@@ -103,11 +112,7 @@ async def test_activating_a_later_task_creates_its_job_and_the_instance_complete
 
 async def test_moving_the_token_terminates_the_waiting_task_cancels_its_job_and_timer_and_goes_on(
         gateway: RawGateway, log: Log) -> None:
-    pid = unique("move")
-    await gateway.deploy((f"{pid}.bpmn", line(pid)))
-    key = await gateway.create(pid)
-    (a_job,) = await job_of(gateway, f"{pid}-a")
-    (a_key,) = log.element_keys(key, "A")
+    pid, key, a_job, a_key = await waiting_at_a(gateway, log, "move")
     await gateway.modify(key, activate=["C"], terminate=[a_key])
     assert ("A", "ELEMENT_TERMINATED") in log.trail(key)
     assert [r["key"] for r in log.records("JOB", "CANCELED", processInstanceKey=key)] == [a_job.key]
@@ -273,11 +278,7 @@ async def test_a_created_scope_opens_its_subscriptions_with_the_instruction_vari
 
 async def test_terminating_the_only_active_element_terminates_the_process_instance(
         gateway: RawGateway, log: Log) -> None:
-    pid = unique("last")
-    await gateway.deploy((f"{pid}.bpmn", line(pid)))
-    key = await gateway.create(pid)
-    (a_job,) = await job_of(gateway, f"{pid}-a")
-    (a_key,) = log.element_keys(key, "A")
+    pid, key, a_job, a_key = await waiting_at_a(gateway, log, "last")
     await gateway.modify(key, terminate=[a_key])
     assert log.instance_state(key) == "ELEMENT_TERMINATED"
     # the named instance first, then the process instance it left empty
