@@ -53,8 +53,7 @@ async def _all_problems(services: Services, f: ProblemFilter) -> list[Problem]:
 
 
 async def _closed_in(services: Services, period: Period) -> list[Problem]:
-    closed = await _all_problems(services, ProblemFilter(status=ProblemStatus.CLOSED))
-    return [p for p in closed if p.closed_at is not None and p.closed_at in period]
+    return await _all_problems(services, ProblemFilter(status=ProblemStatus.CLOSED, closed=period))
 
 
 def _hours(p: Problem) -> float:

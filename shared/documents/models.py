@@ -341,6 +341,7 @@ class ProblemFilter(Model):
     project_codes: list[str] | None = None
     origin: ProblemOrigin | None = None
     raised: Period | None = None
+    closed: Period | None = None  # closed within the period
     overdue_at: UtcDateTime | None = None  # not closed and due before this instant
 
 

@@ -86,6 +86,8 @@ def _conditions(f: ProblemFilter) -> list[Condition]:
         c.append(Eq("origin", f.origin))
     if f.raised is not None:
         c.append(Range("raised_at", gte=f.raised.start, lt=f.raised.end))
+    if f.closed is not None:
+        c.append(Range("closed_at", gte=f.closed.start, lt=f.closed.end))
     if f.overdue_at is not None:
         c.append(In("status", _OPEN_STATUSES))
         c.append(Range("due_at", lt=f.overdue_at))

@@ -138,6 +138,9 @@ async def test_list_filters_and_pages(store: DocumentStore) -> None:
     assert await ids(ProblemFilter(origin=ProblemOrigin.INVESTOR)) == {problems[1].id}
     feb = Period(start=at(2024, 2, 1), end=at(2024, 3, 1))
     assert await ids(ProblemFilter(raised=feb)) == {p.id for p in problems if p.raised_at in feb}
+    closed_in_jan = {p.id for p in problems if p.closed_at and p.closed_at in Period(start=at(2024, 1, 1),
+                                                                                     end=at(2024, 2, 1))}
+    assert closed_in_jan and await ids(ProblemFilter(closed=Period(start=at(2024, 1, 1), end=at(2024, 2, 1)))) == closed_in_jan
     overdue = {p.id for p in problems if p.closed_at is None and p.due_at and p.due_at < at(2024, 3, 5)}
     assert await ids(ProblemFilter(overdue_at=at(2024, 3, 5))) == overdue
     assert await ids(ProblemFilter(statuses=[ProblemStatus.ASSIGNED], county_code="320803")) == {problems[2].id}
