@@ -261,6 +261,26 @@ def test_a_process_definition_keeps_its_xml() -> None:
     assert definition["bpmn_xml"] == xml and definition["deployed_at"] == when(T0)
 
 
+def test_a_deleted_process_definition_is_marked_and_its_finished_instances_stay() -> None:
+    log = Log()
+    projection = DocumentsProjection()
+    value = {"bpmnProcessId": "order", "version": 2, "processDefinitionKey": PROCESS_KEY,
+             "resourceName": "order.bpmn", "tenantId": "<default>"}
+    projection.apply_all([log.record("PROCESS", "CREATED", PROCESS_KEY, {**value, "resource": "<x/>"}, T0),
+                          log.process("ELEMENT_ACTIVATING"), log.process("ELEMENT_ACTIVATED"),
+                          log.process("ELEMENT_COMPLETING"), log.process("ELEMENT_COMPLETED", ts=T0 + 5)])
+    # as the engine writes a deletion: DELETING, then DELETED, both with the same value
+    changes = by_key(projection.apply_all([log.record("PROCESS", "DELETING", 7, value, T0 + 10),
+                                           log.record("PROCESS", "DELETED", 8, value, T0 + 10)]))
+    assert list(changes) == [(ViewKind.PROCESS_DEFINITION, PROCESS_KEY)]
+    definition = changes[(ViewKind.PROCESS_DEFINITION, PROCESS_KEY)]
+    assert definition is not None
+    assert (definition["bpmn_process_id"], definition["version"], definition["deleted"]) == ("order", 2, True)
+    assert definition["deleted_at"] == when(T0 + 10)
+    assert (ViewKind.PROCESS_INSTANCE, PIK) not in changes  # the finished instance's view is left as it was
+    assert projection.skipped_records == projection.rejected_changes == 0
+
+
 def test_after_a_restart_the_stored_documents_of_running_instances_are_loaded_first() -> None:
     log = Log()
     first = DocumentsProjection()

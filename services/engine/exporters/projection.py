@@ -183,9 +183,18 @@ class DocumentsProjection:
     # -- one handler per value type ---------------------------------------------------------------------------
 
     def _process(self, record: Record) -> None:
+        value = record.value
+        if record.intent == "DELETED":
+            # Marked, not removed: finished instances of the version still name it. The record carries no
+            # XML, so a diagram of the version comes from the resource the deploying client kept.
+            self._put(ViewKind.PROCESS_DEFINITION, value["processDefinitionKey"], {
+                "bpmn_process_id": value["bpmnProcessId"], "version": value["version"],
+                "resource_name": value.get("resourceName"), "deleted": True, "deleted_at": at(record.timestamp),
+                "tenant_id": value.get("tenantId"),
+            })
+            return
         if record.intent != "CREATED":
             return
-        value = record.value
         self._put(ViewKind.PROCESS_DEFINITION, value["processDefinitionKey"], {
             "bpmn_process_id": value["bpmnProcessId"], "version": value["version"],
             "resource_name": value.get("resourceName"), "deployed_at": at(record.timestamp),
