@@ -112,6 +112,16 @@ class Deployment:
 
 
 @dataclass(frozen=True)
+class ActivateElement:
+    """Where a modification puts a new token; -1 as ancestor lets the engine pick the one flow scope."""
+
+    element_id: str
+    ancestor_element_instance_key: int = -1
+    variables: dict[str, Any] = field(default_factory=dict)
+    variables_scope_id: str = ""
+
+
+@dataclass(frozen=True)
 class Topology:
     cluster_size: int
     partitions_count: int
@@ -220,3 +230,19 @@ class EngineGateway:
     async def resolve_incident(self, incident_key: int) -> None:
         await self._call(self.stub.ResolveIncident(pb.ResolveIncidentRequest(incidentKey=incident_key),
                                                    timeout=self.timeout))
+
+    async def modify_instance(self, process_instance_key: int, activate: Sequence[ActivateElement],
+                              terminate: Sequence[int]) -> None:
+        """ModifyProcessInstance: the engine applies all instructions or none."""
+        M = pb.ModifyProcessInstanceRequest
+        request = M(processInstanceKey=process_instance_key, activateInstructions=[
+            M.ActivateInstruction(
+                elementId=a.element_id, ancestorElementInstanceKey=a.ancestor_element_instance_key,
+                variableInstructions=[M.VariableInstruction(variables=json.dumps(a.variables, ensure_ascii=False),
+                                                            scopeId=a.variables_scope_id)] if a.variables else [])
+            for a in activate], terminateInstructions=[M.TerminateInstruction(elementInstanceKey=k) for k in terminate])
+        await self._call(self.stub.ModifyProcessInstance(request, timeout=self.timeout))
+
+    async def delete_resource(self, resource_key: int) -> None:
+        await self._call(self.stub.DeleteResource(pb.DeleteResourceRequest(resourceKey=resource_key),
+                                                  timeout=self.timeout))

@@ -41,6 +41,12 @@ async def definition_xml(caller: ProcessOperator, services: ServicesDep, key: Ke
                     headers={"Content-Disposition": f'attachment; filename="{name.encode("ascii", "replace").decode()}"'})
 
 
+@router.delete("/definitions/{key}", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(404, 409),
+               summary="Delete a process definition version that has no running instances")
+async def delete_definition(caller: ProcessOperator, services: ServicesDep, key: Key) -> None:
+    await service.delete_definition(services, key)
+
+
 @router.get("/forms", response_model=PageOut[s.FormOut], summary="Deployed forms (form-js JSON)")
 async def forms(caller: ProcessOperator, services: ServicesDep, page: Pagination,
                 form_id: Annotated[str | None, Query(max_length=256)] = None) -> dict[str, object]:
@@ -71,6 +77,13 @@ async def instance(caller: ProcessOperator, services: ServicesDep, key: Key) -> 
              summary="Cancel a process instance")
 async def cancel(caller: ProcessOperator, services: ServicesDep, key: Key) -> None:
     await services.engine.cancel_instance(key)
+
+
+@router.post("/instances/{key}/modify", status_code=status.HTTP_204_NO_CONTENT,
+             responses=problem_responses(404, 409),
+             summary="Modify an active instance: terminate element instances, activate elements (all or nothing)")
+async def modify(caller: ProcessOperator, services: ServicesDep, key: Key, body: s.ModifyIn) -> None:
+    await service.modify_instance(services, key, body)
 
 
 @router.get("/incidents", response_model=PageOut[s.IncidentOut], summary="Incidents (from the exporter's views)")

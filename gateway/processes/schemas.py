@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gateway.common import Out
 
@@ -193,3 +193,36 @@ class ClockPinIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     epoch_milli: int = Field(ge=0, le=7_258_118_400_000, description="instant to stop the engine clock at (before 2200)")
+
+
+ElementId = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^\S+$")]
+
+
+class ActivateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    element_id: ElementId = Field(description="the BPMN element to put a new token on")
+    ancestor_element_instance_key: int | None = Field(
+        default=None, ge=0, le=2**63 - 1,
+        description="the flow scope instance to activate it in (needed only when there are several)")
+    variables: dict[str, Any] | None = Field(default=None, description="variables to set before the element starts")
+    variables_scope_id: ElementId | None = Field(
+        default=None, description="the element whose scope gets the variables (default: the process)")
+
+
+class ModifyIn(BaseModel):
+    """Operate's 'modify instance': terminate element instances and/or activate elements, all or nothing."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    activate: list[ActivateIn] = Field(default_factory=list, max_length=50)
+    terminate: list[Annotated[int, Field(ge=0, le=2**63 - 1)]] = Field(
+        default_factory=list, max_length=50, description="element instance keys to terminate")
+
+    @model_validator(mode="after")
+    def _something_to_do(self) -> ModifyIn:
+        if not self.activate and not self.terminate:
+            raise ValueError("give at least one instruction in 'activate' or 'terminate'")
+        if len(set(self.terminate)) != len(self.terminate):
+            raise ValueError("an element instance is named twice in 'terminate'")
+        return self

@@ -9,10 +9,12 @@ from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any
 
+import grpc
 import httpx
 
 from gateway.auth.principal import Caller
 from gateway.context import Services
+from gateway.engine import ActivateElement, EngineError
 from gateway.errors import ConflictProblem, FieldError, NotFoundProblem, ServiceUnavailable, Unprocessable
 from gateway.processes import schemas as s
 from shared.documents.models import DeployedResource, PageRequest, ProcessDefinitionView, ResourceKind
@@ -113,6 +115,10 @@ def _view_xml(view: ProcessDefinitionView) -> str | None:
     return None
 
 
+def _deleted(view: ProcessDefinitionView) -> bool:
+    return bool((view.model_extra or {}).get("deleted"))
+
+
 async def definitions(services: Services, bpmn_process_id: str | None, page: PageRequest) -> dict[str, Any]:
     """What the gateway deployed, joined with what the exporter saw (deployments made by other clients).
     Both are small (versions of a few dozen models), so they are merged in memory."""
@@ -126,7 +132,9 @@ async def definitions(services: Services, bpmn_process_id: str | None, page: Pag
     views = await services.store.engine.list_process_definitions(bpmn_process_id=bpmn_process_id,
                                                                  page=PageRequest(page=1, size=500))
     for v in views.items:
-        if v.key not in merged:
+        if _deleted(v):
+            merged.pop(v.key, None)
+        elif v.key not in merged:
             merged[v.key] = s.DefinitionOut(key=v.key, bpmn_process_id=v.bpmn_process_id, version=v.version,
                                             resource_name=v.resource_name, deployed_at=v.deployed_at,
                                             has_xml=_view_xml(v) is not None)
@@ -216,6 +224,40 @@ async def retry_incident(services: Services, key: int, body: s.RetryIn) -> s.Ret
         updated = True
     await services.engine.resolve_incident(key)
     return s.RetryOut(incident_key=key, job_key=job_key or None, retries_updated=updated, resolved=True)
+
+
+async def modify_instance(services: Services, key: int, body: s.ModifyIn) -> None:
+    """The engine names the instruction it refuses; that message is the caller's 422."""
+    activate = [ActivateElement(
+        element_id=a.element_id,
+        ancestor_element_instance_key=-1 if a.ancestor_element_instance_key is None else a.ancestor_element_instance_key,
+        variables=a.variables or {}, variables_scope_id=a.variables_scope_id or "") for a in body.activate]
+    try:
+        await services.engine.modify_instance(key, activate, body.terminate)
+    except EngineError as exc:
+        if exc.code == grpc.StatusCode.INVALID_ARGUMENT:
+            raise Unprocessable(exc.detail, grpc_status=exc.grpc_status) from exc
+        raise
+
+
+async def delete_definition(services: Services, key: int) -> None:
+    """Deletes the version in the engine. The XML kept by the gateway stays: finished instances of the
+    version still draw their diagram from it. The definition list hides the version once the exporter's
+    view says it is deleted."""
+    kept = await services.store.resources.get(key)
+    view = await services.store.engine.get_process_definition(key)
+    # DeleteResource takes any resource key: a form's or a DRG's key must not be deleted through this path.
+    if (kept is None or kept.kind != ResourceKind.PROCESS) and view is None:
+        raise NotFoundProblem(f"{key} is not the key of a known process definition")
+    if view is not None and _deleted(view):
+        raise NotFoundProblem(f"process definition {key} is already deleted")
+    try:
+        await services.engine.delete_resource(key)
+    except EngineError as exc:
+        if exc.code == grpc.StatusCode.NOT_FOUND:
+            raise NotFoundProblem(f"no process definition with key {key} in the engine "
+                                  f"(never deployed or already deleted): {exc.detail}") from exc
+        raise
 
 
 async def clock(services: Services, method: str, path: str = "", body: dict[str, Any] | None = None) -> s.ClockOut:

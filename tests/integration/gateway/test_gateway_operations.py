@@ -4,6 +4,7 @@ the development clock. A dedicated engine per test, started with its exporters (
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from tests.integration.gateway.conftest import open_services
 from tests.integration.gateway.support import (
     Api,
     activate_jobs,
+    bpmn,
     problem_of,
     seed_people,
     service_process,
@@ -132,12 +134,120 @@ async def test_instances_incidents_retry_and_cancel(api: Api) -> None:
                                                                           (f"foreign-{tag}", True)}
 
 
+def two_step_process(process_id: str, first: str, second: str) -> bytes:
+    def task(element_id: str, job_type: str) -> str:
+        return (f'<bpmn:serviceTask id="{element_id}"><bpmn:extensionElements><zeebe:taskDefinition '
+                f'type="{job_type}"/></bpmn:extensionElements></bpmn:serviceTask>')
+
+    return bpmn(process_id, f'''
+      <bpmn:startEvent id="start"/>
+      <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="draft"/>{task("draft", first)}
+      <bpmn:sequenceFlow id="f2" sourceRef="draft" targetRef="review"/>{task("review", second)}
+      <bpmn:sequenceFlow id="f3" sourceRef="review" targetRef="end"/>
+      <bpmn:endEvent id="end"/>''')
+
+
+async def test_modify_moves_a_token_and_a_bad_instruction_changes_nothing(api: Api) -> None:
+    services = api.services
+    designer = await api.as_("designer")
+    tag = uuid.uuid4().hex[:8]
+    first, second = f"draft-{tag}", f"review-{tag}"
+    assert (await designer.post("/api/processes/deployments", files=[
+        ("files", ("two.bpmn", two_step_process(f"two-{tag}", first, second), "application/xml"))])).status_code == 201
+    key = (await designer.post("/api/processes/instances", json={"bpmn_process_id": f"two-{tag}"})).json()[
+        "process_instance_key"]
+
+    async def detail() -> dict[str, Any]:
+        return (await designer.get(f"/api/processes/instances/{key}")).json()
+
+    async def waiting_at(element_id: str) -> dict[str, Any] | None:
+        found = await detail()
+        return found if found.get("marks", {}).get("active") == {element_id: 1} else None
+
+    before = await eventually(lambda: waiting_at("draft"))
+    (draft,) = [e for e in before["elements"] if e["element_id"] == "draft"]
+
+    refused = await designer.post(f"/api/processes/instances/{key}/modify", json={
+        "terminate": [draft["key"]], "activate": [{"element_id": "no-such-step"}]})
+    assert "no-such-step" in problem_of(refused, 422)["detail"]
+    # all or nothing: the draft's job is still there to be worked on
+    (job,) = await activate_jobs(services, first)
+    assert job.elementInstanceKey == draft["key"]
+    for body in ({}, {"activate": [], "terminate": []}, {"terminate": [1, 1]}, {"activate": [{"element_id": ""}]},
+                 {"activate": [{"element_id": "review", "variables": [1]}]}, {"terminate": [draft["key"]], "x": 1}):
+        assert problem_of(await designer.post(f"/api/processes/instances/{key}/modify", json=body), 422), body
+    assert problem_of(await designer.post("/api/processes/instances/123/modify", json={"terminate": [5]}), 404)
+
+    moved = await designer.post(f"/api/processes/instances/{key}/modify", json={
+        "terminate": [draft["key"]], "activate": [{"element_id": "review", "variables": {"moved_by": "designer"}}]})
+    assert moved.status_code == 204, moved.text
+    (review_job,) = await activate_jobs(services, second)
+    assert review_job.elementId == "review" and json.loads(review_job.variables)["moved_by"] == "designer"
+    after = await eventually(lambda: waiting_at("review"))
+    states = {e["element_id"]: e["state"] for e in after["elements"]}
+    assert states["draft"] == "ELEMENT_TERMINATED" and states["review"] == "ELEMENT_ACTIVATED"
+    assert {j["key"]: j["state"] for j in after["jobs"]}[job.key] == "CANCELED"
+    assert {v["name"]: v["value"] for v in after["variables"]}["moved_by"] == "designer"
+    assert after["instance"]["state"] == "active"
+
+
+async def test_delete_a_definition_version_without_running_instances(api: Api) -> None:
+    services = api.services
+    designer = await api.as_("designer")
+    tag = uuid.uuid4().hex[:8]
+    process_id, job_type = f"del-{tag}", f"del-{tag}"
+    deployed = (await designer.post("/api/processes/deployments", files=[
+        ("files", ("del.bpmn", service_process(process_id, job_type), "application/xml"))])).json()
+    definition_key = deployed["processes"][0]["process_definition_key"]
+    started = (await designer.post("/api/processes/instances", json={"bpmn_process_id": process_id})).json()
+
+    refused = await designer.delete(f"/api/processes/definitions/{definition_key}")
+    assert "running instances" in problem_of(refused, 409)["detail"]
+    assert (await designer.post("/api/processes/instances", json={"bpmn_process_id": process_id})).status_code == 201
+
+    # once no instance runs, the version can go; finished instances of it keep their view and diagram
+    for _ in range(2):
+        (job,) = await activate_jobs(services, job_type)
+        await services.engine.complete_job(job.key, {})
+
+    async def all_completed() -> bool:
+        listed = (await designer.get("/api/processes/instances", params={"bpmn_process_id": process_id})).json()
+        return listed["total"] == 2 and {i["state"] for i in listed["items"]} == {"completed"}
+
+    assert await eventually(all_completed)
+    deleted = await designer.delete(f"/api/processes/definitions/{definition_key}")
+    assert deleted.status_code == 204, deleted.text
+
+    async def gone() -> bool:
+        listed = (await designer.get("/api/processes/definitions", params={"bpmn_process_id": process_id})).json()
+        return listed["total"] == 0
+
+    assert await eventually(gone)
+    assert "not found" in problem_of(await designer.post("/api/processes/instances", json={
+        "bpmn_process_id": process_id}), 404)["title"].lower()
+    assert problem_of(await designer.delete(f"/api/processes/definitions/{definition_key}"), 404)
+    detail = (await designer.get(f"/api/processes/instances/{started['process_instance_key']}")).json()
+    assert detail["instance"]["state"] == "completed"
+    assert (await designer.get(f"/api/processes/definitions/{definition_key}/xml")).content == service_process(
+        process_id, job_type)
+    assert problem_of(await designer.delete("/api/processes/definitions/4242"), 404)
+    # a form's key is not a process definition's: nothing is deleted through this path
+    form = json.dumps({"id": f"form-{tag}", "components": []}).encode()
+    form_key = (await designer.post("/api/processes/deployments", files=[
+        ("files", ("f.form", form, "application/json"))])).json()["forms"][0]["form_key"]
+    assert "not the key of a known process definition" in problem_of(
+        await designer.delete(f"/api/processes/definitions/{form_key}"), 404)["detail"]
+    assert (await designer.get("/api/processes/forms", params={"form_id": f"form-{tag}"})).json()["total"] == 1
+
+
 async def test_refused_operations_change_nothing(api: Api) -> None:
     before = await snapshot(api.services.store, skip={"engine_exporters"})
     for name in ("leader", "zrzy", "investor"):
         client = await api.as_(name)
         assert problem_of(await client.post("/api/processes/instances/1/cancel"), 403)
         assert problem_of(await client.post("/api/processes/incidents/1/retry"), 403)
+        assert problem_of(await client.post("/api/processes/instances/1/modify", json={"terminate": [2]}), 403)
+        assert problem_of(await client.delete("/api/processes/definitions/1"), 403)
         assert problem_of(await client.post("/api/processes/clock/add", json={"offset_milli": 1000}), 403)
         assert problem_of(await client.get("/api/processes/instances"), 403)
     assert await snapshot(api.services.store, skip={"engine_exporters"}) == before
