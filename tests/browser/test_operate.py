@@ -104,3 +104,76 @@ def test_cancel_an_instance_from_the_instance_view(page: Page, web_platform: Web
         page.wait_for_timeout(250)
         page.reload()
     expect(badge).to_have_text("已取消")
+
+
+def two_step_model(path: Path) -> Path:
+    """draft -> review, two service tasks nobody works on: the token stays where it is put."""
+    tasks = "".join(
+        f'<bpmn:serviceTask id="{i}" name="{n}"><bpmn:extensionElements><zeebe:taskDefinition type="web-{i}" />'
+        f'</bpmn:extensionElements></bpmn:serviceTask>' for i, n in (("draft", "起草"), ("review", "审核")))
+    shapes = "".join(f'<bpmndi:BPMNShape id="{i}_di" bpmnElement="{i}"><dc:Bounds x="{x}" y="{y}" width="{w}" '
+                     f'height="{hh}" /></bpmndi:BPMNShape>' for i, x, y, w, hh in (
+                         ("start", 150, 100, 36, 36), ("draft", 240, 78, 100, 80), ("review", 400, 78, 100, 80),
+                         ("end", 560, 100, 36, 36)))
+    edges = "".join(f'<bpmndi:BPMNEdge id="{i}_di" bpmnElement="{i}"><di:waypoint x="{a}" y="118" />'
+                    f'<di:waypoint x="{b}" y="118" /></bpmndi:BPMNEdge>' for i, a, b in (
+                        ("f1", 186, 240), ("f2", 340, 400), ("f3", 500, 560)))
+    path.write_text(f'''<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" xmlns:di="http://www.omg.org/spec/DD/20100524/DI" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="Defs_2" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="web_two_steps" isExecutable="true">
+    <bpmn:startEvent id="start" />{tasks}<bpmn:endEvent id="end" />
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="draft" />
+    <bpmn:sequenceFlow id="f2" sourceRef="draft" targetRef="review" />
+    <bpmn:sequenceFlow id="f3" sourceRef="review" targetRef="end" />
+  </bpmn:process>
+  <bpmndi:BPMNDiagram id="d2"><bpmndi:BPMNPlane id="p2" bpmnElement="web_two_steps">{shapes}{edges}</bpmndi:BPMNPlane>
+  </bpmndi:BPMNDiagram>
+</bpmn:definitions>''', encoding="utf-8")
+    return path
+
+
+def test_modify_moves_the_token_and_a_used_version_is_not_deleted(page: Page, web_platform: WebPlatform,
+                                                                  tmp_path: Path) -> None:
+    with web_platform.client("admin") as client:
+        deployed = web_platform.deploy(client, two_step_model(tmp_path / "two_steps.bpmn"))
+        definition_key = deployed["processes"][0]["process_definition_key"]
+        started = client.post("/api/processes/instances", json={"bpmn_process_id": "web_two_steps"})
+        instance_key = started.json()["process_instance_key"]
+
+    login(page, web_platform, f"/operate/{instance_key}", "admin")
+    draft = page.locator('#instance-diagram .djs-element[data-element-id="draft"]')
+    review = page.locator('#instance-diagram .djs-element[data-element-id="review"]')
+    active = re.compile(r"\bhighlight-active\b")
+    for _ in range(40):
+        if "highlight-active" in (draft.get_attribute("class") or ""):
+            break
+        page.wait_for_timeout(250)
+        page.reload()
+    expect(draft).to_have_class(active)
+
+    page.click("#modify-panel summary")
+    page.check('#modify-terminate input[name="terminate"]')
+    page.select_option("#modify-activate", "review")
+    page.fill("#modify-variables", "[1, 2]")
+    page.click("#modify-form button[type=submit]")
+    expect(page.locator("#modify-variables-error")).to_contain_text("必须是 JSON 对象")
+    page.fill("#modify-variables", '{"moved": ')
+    page.click("#modify-form button[type=submit]")
+    expect(page.locator("#modify-variables-error")).to_contain_text("不是有效的 JSON")
+    expect(draft).to_have_class(active)  # nothing was sent
+
+    page.fill("#modify-variables", '{"moved_by": "运维"}')
+    page.click("#modify-form button[type=submit]")
+    expect(review).to_have_class(active)
+    expect(draft).not_to_have_class(active)
+    expect(page.locator("#instance-detail table")).to_contain_text("运维")
+
+    # the version still has a running instance: the engine's refusal is shown next to it
+    page.click("#definitions summary")
+    version = page.locator(f'#definition-list li[data-definition-key="{definition_key}"]')
+    page.once("dialog", lambda dialog: dialog.accept())
+    version.locator("button.delete-definition").click()
+    expect(version.locator(".definition-error")).to_contain_text("running instances")
+    with web_platform.client("admin") as client:
+        listed = client.get("/api/processes/definitions", params={"bpmn_process_id": "web_two_steps"}).json()
+    assert [d["key"] for d in listed["items"]] == [definition_key]

@@ -1,5 +1,6 @@
 // Operations (admins): process instances with filters; an instance's diagram with active tokens and
-// incidents drawn on it, its variables, the incident messages with a retry button; cancel.
+// incidents drawn on it, its variables, the incident messages with a retry button; cancel; modify (move a
+// token: terminate element instances, activate elements with variables); delete a definition version.
 
 import { createViewer, markInstance, showXml } from './diagram.js';
 import {
@@ -16,7 +17,12 @@ const operateApi = {
   processes: () => api('/api/processes/definitions', { query: { size: 200 } }),
   retry: (incidentKey, body) => api(`/api/processes/incidents/${incidentKey}/retry`, { method: 'POST', body }),
   cancel: (key) => api(`/api/processes/instances/${key}/cancel`, { method: 'POST' }),
+  modify: (key, body) => api(`/api/processes/instances/${key}/modify`, { method: 'POST', body }),
+  deleteDefinition: (key) => api(`/api/processes/definitions/${key}`, { method: 'DELETE' }),
 };
+
+// What a modification may activate (Zeebe refuses start events, boundary events and flows).
+const ACTIVATABLE = /^bpmn:(\w*Task|CallActivity|SubProcess|Transaction|IntermediateCatchEvent|IntermediateThrowEvent|EndEvent|\w+Gateway)$/;
 
 let query = { page: 1, size: 20 };
 let viewer = null;
@@ -124,6 +130,95 @@ function incidentsBlock(detail) {
   }));
 }
 
+// Variables typed by an operator: a JSON object or nothing; anything else is named, not sent.
+function parseVariables(text) {
+  if (!text.trim()) return { value: null };
+  let value;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return { error: t('operate.modify_json_invalid', { message: error.message }) };
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { error: t('operate.modify_json_object') };
+  return { value };
+}
+
+function modifyPanel(detail) {
+  const { instance } = detail;
+  const live = detail.elements.filter((e) => e.element_type !== 'PROCESS' && !/(COMPLETED|TERMINATED)$/.test(e.state));
+  const terminate = h('fieldset', { id: 'modify-terminate', class: 'checks' },
+    h('legend', {}, t('operate.modify_terminate')),
+    live.length ? live.map((e) => h('label', {},
+      h('input', { type: 'checkbox', name: 'terminate', value: String(e.key) }),
+      ` ${e.element_id} `, h('span', { class: 'mono muted' }, String(e.key)))) : h('p', { class: 'muted' }, t('common.none')));
+  const activate = h('select', { id: 'modify-activate', name: 'activate' }, h('option', { value: '' }, t('operate.modify_none')));
+  const variables = h('textarea', { id: 'modify-variables', rows: 3, placeholder: '{"key": "value"}', class: 'mono' });
+  const variablesError = h('p', { id: 'modify-variables-error', class: 'field-error', role: 'alert' });
+  const result = h('div', { id: 'modify-result' });
+  const form = h('form', {
+    id: 'modify-form',
+    onsubmit: async (event) => {
+      event.preventDefault();
+      clear(result);
+      variablesError.textContent = '';
+      const terminateKeys = [...terminate.querySelectorAll('input:checked')].map((input) => Number(input.value));
+      const parsed = parseVariables(variables.value);
+      if (parsed.error) {
+        variablesError.textContent = parsed.error;
+        variables.setAttribute('aria-invalid', 'true');
+        return;
+      }
+      variables.removeAttribute('aria-invalid');
+      if (parsed.value && !activate.value) {
+        variablesError.textContent = t('operate.modify_variables_need_element');
+        return;
+      }
+      const body = { terminate: terminateKeys, activate: activate.value ? [{ element_id: activate.value, ...(parsed.value ? { variables: parsed.value } : {}) }] : [] };
+      if (!body.terminate.length && !body.activate.length) {
+        clear(result, errorBox(new Error(t('operate.modify_nothing'))));
+        return;
+      }
+      const button = form.querySelector('button[type=submit]');
+      button.disabled = true;
+      try {
+        await operateApi.modify(instance.key, body);
+        toast(t('operate.modified'), 'success');
+        await reloadUntilChanged(instance.key, detail.marks);
+      } catch (error) {
+        clear(result, errorBox(error));
+        button.disabled = false;
+      }
+    },
+  },
+  terminate,
+  h('div', { class: 'field' }, h('label', { for: 'modify-activate' }, t('operate.modify_activate')), activate),
+  h('div', { class: 'field' }, h('label', { for: 'modify-variables' }, t('operate.modify_variables')), variables, variablesError),
+  h('button', { type: 'submit', class: 'primary' }, t('operate.modify_submit')),
+  result);
+  return { element: h('details', { class: 'modify', id: 'modify-panel' }, h('summary', {}, t('operate.modify')), form), activate };
+}
+
+function fillActivatable(select, registry) {
+  const elements = registry.getAll().filter((e) => ACTIVATABLE.test(e.type) && !e.labelTarget);
+  select.append(...elements.map((e) => h('option', { value: e.id }, e.businessObject?.name ? `${e.businessObject.name} (${e.id})` : e.id)));
+}
+
+// The exporter writes the views a moment after the engine commits: wait a little for the marks to move.
+async function reloadUntilChanged(key, marks) {
+  const before = JSON.stringify(marks);
+  for (let i = 0; i < 20; i += 1) {
+    try {
+      const detail = await operateApi.instance(key);
+      if (JSON.stringify(detail.marks) !== before) break;
+    } catch {
+      break;
+    }
+    await new Promise((resolve) => { setTimeout(resolve, 250); });
+  }
+  await loadDetail(key);
+  loadList();
+}
+
 async function loadDetail(key) {
   const panel = $('instance-detail');
   clear(panel, loading());
@@ -152,6 +247,7 @@ async function loadDetail(key) {
       },
     }, t('operate.cancel'))
     : null;
+  const modify = instance.state === 'active' ? modifyPanel(detail) : null;
   clear(panel,
     h('div', { class: 'page-title' }, h('h2', {}, `${instance.bpmn_process_id} v${instance.version ?? '?'}`), stateBadge(instance),
       h('span', { class: 'spacer' }), cancel),
@@ -162,6 +258,7 @@ async function loadDetail(key) {
       instance.parent_process_instance_key ? [h('dt', {}, t('operate.parent')),
         h('dd', {}, h('a', { href: `/operate/${instance.parent_process_instance_key}` }, String(instance.parent_process_instance_key)))] : null),
     diagram,
+    modify?.element,
     h('h3', {}, t('operate.incidents')), incidentsBlock(detail),
     h('h3', {}, t('operate.variables')), variablesTable(detail.variables));
 
@@ -175,18 +272,57 @@ async function loadDetail(key) {
     const xml = await operateApi.xml(instance.process_definition_key);
     await showXml(viewer, xml);
     markInstance(viewer, detail.marks);
+    if (modify) {
+      fillActivatable(modify.activate, viewer.get('elementRegistry'));
+      // a click on an element of the diagram picks it as the one to activate
+      viewer.get('eventBus').on('element.click', ({ element }) => {
+        if (![...modify.activate.options].some((o) => o.value === element.id)) return;
+        modify.activate.value = element.id;
+        modify.element.open = true;
+      });
+    }
   } catch (error) {
     clear(diagram, errorBox(error));
   }
 }
 
-async function fillProcessIds() {
+// Versions of the deployed processes; one without running instances can be deleted (the engine decides).
+async function loadDefinitions() {
+  const list = $('definition-list');
   try {
     const page = await operateApi.processes();
-    const ids = [...new Set((page.items || page).map((d) => d.bpmn_process_id))].sort();
-    clear($('process-ids'), ids.map((id) => h('option', { value: id })));
-  } catch {
-    // the filter still takes typed ids
+    const items = page.items || page;
+    clear($('process-ids'), [...new Set(items.map((d) => d.bpmn_process_id))].sort().map((id) => h('option', { value: id })));
+    if (!items.length) {
+      clear(list, h('li', {}, emptyState(t('common.none'))));
+      return;
+    }
+    clear(list, items.map((d) => {
+      const message = h('div', { class: 'definition-error' });
+      return h('li', { class: 'definition', dataset: { definitionKey: d.key } },
+        h('div', { class: 'row' },
+          h('strong', {}, d.bpmn_process_id), h('span', { class: 'badge' }, `v${d.version}`),
+          h('span', { class: 'mono muted' }, String(d.key)), h('span', { class: 'spacer' }),
+          h('button', {
+            type: 'button', class: 'danger delete-definition',
+            onclick: async (event) => {
+              if (!confirm(t('operate.definition_delete_confirm', { id: d.bpmn_process_id, version: d.version }))) return;
+              clear(message);
+              event.target.disabled = true;
+              try {
+                await operateApi.deleteDefinition(d.key);
+                toast(t('operate.definition_deleted'), 'success');
+                event.target.closest('li').remove();
+              } catch (error) {
+                clear(message, errorBox(error));
+                event.target.disabled = false;
+              }
+            },
+          }, t('operate.definition_delete'))),
+        message);
+    }));
+  } catch (error) {
+    clear(list, h('li', {}, errorBox(error)));
   }
 }
 
@@ -203,7 +339,7 @@ async function main() {
       incidentsOnly: !!form.get('has_incident') };
     loadList();
   });
-  fillProcessIds();
+  loadDefinitions();
   await loadList();
   if (selectedKey) loadDetail(selectedKey);
   live();
