@@ -106,7 +106,7 @@ def test_cancel_an_instance_from_the_instance_view(page: Page, web_platform: Web
     expect(badge).to_have_text("已取消")
 
 
-def two_step_model(path: Path) -> Path:
+def two_step_model(path: Path, process_id: str = "web_two_steps") -> Path:
     """draft -> review, two service tasks nobody works on: the token stays where it is put."""
     tasks = "".join(
         f'<bpmn:serviceTask id="{i}" name="{n}"><bpmn:extensionElements><zeebe:taskDefinition type="web-{i}" />'
@@ -120,13 +120,13 @@ def two_step_model(path: Path) -> Path:
                         ("f1", 186, 240), ("f2", 340, 400), ("f3", 500, 560)))
     path.write_text(f'''<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" xmlns:di="http://www.omg.org/spec/DD/20100524/DI" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="Defs_2" targetNamespace="http://bpmn.io/schema/bpmn">
-  <bpmn:process id="web_two_steps" isExecutable="true">
+  <bpmn:process id="{process_id}" isExecutable="true">
     <bpmn:startEvent id="start" />{tasks}<bpmn:endEvent id="end" />
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="draft" />
     <bpmn:sequenceFlow id="f2" sourceRef="draft" targetRef="review" />
     <bpmn:sequenceFlow id="f3" sourceRef="review" targetRef="end" />
   </bpmn:process>
-  <bpmndi:BPMNDiagram id="d2"><bpmndi:BPMNPlane id="p2" bpmnElement="web_two_steps">{shapes}{edges}</bpmndi:BPMNPlane>
+  <bpmndi:BPMNDiagram id="d2"><bpmndi:BPMNPlane id="p2" bpmnElement="{process_id}">{shapes}{edges}</bpmndi:BPMNPlane>
   </bpmndi:BPMNDiagram>
 </bpmn:definitions>''', encoding="utf-8")
     return path
@@ -177,3 +177,19 @@ def test_modify_moves_the_token_and_a_used_version_is_not_deleted(page: Page, we
     with web_platform.client("admin") as client:
         listed = client.get("/api/processes/definitions", params={"bpmn_process_id": "web_two_steps"}).json()
     assert [d["key"] for d in listed["items"]] == [definition_key]
+
+
+def test_delete_a_version_nothing_runs_on(page: Page, web_platform: WebPlatform, tmp_path: Path) -> None:
+    with web_platform.client("admin") as client:
+        deployed = web_platform.deploy(client, two_step_model(tmp_path / "unused.bpmn", "web_unused"))
+    definition_key = deployed["processes"][0]["process_definition_key"]
+    login(page, web_platform, "/operate", "admin")
+    page.click("#definitions summary")
+    version = page.locator(f'#definition-list li[data-definition-key="{definition_key}"]')
+    expect(version).to_contain_text("web_unused")
+    page.once("dialog", lambda dialog: dialog.accept())
+    version.locator("button.delete-definition").click()
+    expect(version).to_have_count(0)
+    with web_platform.client("admin") as client:
+        refused = client.post("/api/processes/instances", json={"bpmn_process_id": "web_unused"})
+    assert refused.status_code == 404, refused.text

@@ -170,6 +170,12 @@ async def test_modify_moves_a_token_and_a_bad_instruction_changes_nothing(api: A
     refused = await designer.post(f"/api/processes/instances/{key}/modify", json={
         "terminate": [draft["key"]], "activate": [{"element_id": "no-such-step"}]})
     assert "no-such-step" in problem_of(refused, 422)["detail"]
+    for activation, named in (({"element_id": "review", "variables": {"a": 1}, "variables_scope_id": "nowhere"},
+                               "'nowhere'"),
+                              ({"element_id": "review", "ancestor_element_instance_key": 999}, "'999'")):
+        refused = await designer.post(f"/api/processes/instances/{key}/modify", json={
+            "terminate": [draft["key"]], "activate": [activation]})
+        assert named in problem_of(refused, 422)["detail"], activation
     # all or nothing: the draft's job is still there to be worked on
     (job,) = await activate_jobs(services, first)
     assert job.elementInstanceKey == draft["key"]
