@@ -356,7 +356,8 @@ function live() {
       clearTimeout(timer);
       timer = setTimeout(() => {
         loadList();
-        if (selectedKey && String(key) === String(selectedKey)) loadDetail(selectedKey);
+        // An operator half-way through a modification keeps what they typed: the detail reloads after they submit.
+        if (selectedKey && String(key) === String(selectedKey) && !$('modify-panel')?.open) loadDetail(selectedKey);
       }, 800);
     },
   });
