@@ -44,7 +44,7 @@ async def definition_xml(caller: ProcessOperator, services: ServicesDep, key: Ke
 @router.delete("/definitions/{key}", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(404, 409),
                summary="Delete a process definition version that has no running instances")
 async def delete_definition(caller: ProcessOperator, services: ServicesDep, key: Key) -> None:
-    await service.delete_definition(services, key)
+    await service.delete_definition(services, caller, key)
 
 
 @router.get("/forms", response_model=PageOut[s.FormOut], summary="Deployed forms (form-js JSON)")
@@ -56,7 +56,7 @@ async def forms(caller: ProcessOperator, services: ServicesDep, page: Pagination
 @router.post("/instances", response_model=s.StartInstanceOut, status_code=status.HTTP_201_CREATED,
              responses=problem_responses(400, 404), summary="Start a process instance")
 async def start_instance(caller: ProcessOperator, services: ServicesDep, body: s.StartInstanceIn) -> s.StartInstanceOut:
-    return await service.start_instance(services, body)
+    return await service.start_instance(services, caller, body)
 
 
 @router.get("/instances", response_model=PageOut[s.InstanceOut], summary="Process instances (from the exporter's views)")
@@ -76,14 +76,14 @@ async def instance(caller: ProcessOperator, services: ServicesDep, key: Key) -> 
 @router.post("/instances/{key}/cancel", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(404, 409),
              summary="Cancel a process instance")
 async def cancel(caller: ProcessOperator, services: ServicesDep, key: Key) -> None:
-    await services.engine.cancel_instance(key)
+    await service.cancel_instance(services, caller, key)
 
 
 @router.post("/instances/{key}/modify", status_code=status.HTTP_204_NO_CONTENT,
              responses=problem_responses(404, 409),
              summary="Modify an active instance: terminate element instances, activate elements (all or nothing)")
 async def modify(caller: ProcessOperator, services: ServicesDep, key: Key, body: s.ModifyIn) -> None:
-    await service.modify_instance(services, key, body)
+    await service.modify_instance(services, caller, key, body)
 
 
 @router.get("/incidents", response_model=PageOut[s.IncidentOut], summary="Incidents (from the exporter's views)")
@@ -97,7 +97,7 @@ async def incidents(caller: ProcessOperator, services: ServicesDep, page: Pagina
 @router.post("/incidents/{key}/retry", response_model=s.RetryOut, responses=problem_responses(400, 404, 409),
              summary="Give a failed job retries (job incidents) and resolve the incident")
 async def retry(caller: ProcessOperator, services: ServicesDep, key: Key, body: s.RetryIn | None = None) -> s.RetryOut:
-    return await service.retry_incident(services, key, body or s.RetryIn())
+    return await service.retry_incident(services, caller, key, body or s.RetryIn())
 
 
 @router.get("/clock", response_model=s.ClockOut, responses=problem_responses(404, 409),
@@ -109,18 +109,18 @@ async def get_clock(caller: ProcessOperator, services: ServicesDep) -> s.ClockOu
 @router.post("/clock/add", response_model=s.ClockOut, responses=problem_responses(404, 409),
              summary="Move the engine's clock forward; everything due fires before the answer")
 async def add_clock(caller: ProcessOperator, services: ServicesDep, body: s.ClockAddIn) -> s.ClockOut:
-    return await service.clock(services, "POST", "/add", {"offsetMilli": body.offset_milli})
+    return await service.clock(services, "POST", "/add", {"offsetMilli": body.offset_milli}, caller)
 
 
 @router.post("/clock/pin", response_model=s.ClockOut, responses=problem_responses(404, 409),
              summary="Stop the engine's clock at an instant")
 async def pin_clock(caller: ProcessOperator, services: ServicesDep, body: s.ClockPinIn) -> s.ClockOut:
-    return await service.clock(services, "POST", "/pin", {"epochMilli": body.epoch_milli})
+    return await service.clock(services, "POST", "/pin", {"epochMilli": body.epoch_milli}, caller)
 
 
 @router.delete("/clock", response_model=s.ClockOut, responses=problem_responses(404, 409),
                summary="Give the engine back the real time")
 async def reset_clock(caller: ProcessOperator, services: ServicesDep) -> s.ClockOut:
-    return await service.clock(services, "DELETE")
+    return await service.clock(services, "DELETE", caller=caller)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import grpc
 import httpx
 
+from gateway.audit import audited
 from gateway.auth.principal import Caller
 from gateway.context import Services
 from gateway.engine import ActivateElement, EngineError
@@ -100,9 +101,12 @@ async def deploy(services: Services, caller: Caller, files: list[tuple[str, byte
     )
 
 
-async def start_instance(services: Services, body: s.StartInstanceIn) -> s.StartInstanceOut:
+async def start_instance(services: Services, caller: Caller, body: s.StartInstanceIn) -> s.StartInstanceOut:
     key, definition_key, version = await services.engine.create_instance(body.bpmn_process_id, body.variables,
                                                                          body.version)
+    await audited(services, caller, "engine.instance.start", "process_instance", key, {
+        "bpmn_process_id": body.bpmn_process_id, "version": version, "process_definition_key": definition_key,
+        "variables": sorted(body.variables or {})})
     return s.StartInstanceOut(process_instance_key=key, process_definition_key=definition_key,
                               bpmn_process_id=body.bpmn_process_id, version=version)
 
@@ -212,7 +216,7 @@ async def instance_detail(services: Services, key: int) -> s.InstanceDetail:
     )
 
 
-async def retry_incident(services: Services, key: int, body: s.RetryIn) -> s.RetryOut:
+async def retry_incident(services: Services, caller: Caller, key: int, body: s.RetryIn) -> s.RetryOut:
     """A job incident needs retries before it is resolved, or the job fails straight back into one."""
     view = await services.store.engine.get_incident(key)
     job_key = body.job_key if body.job_key is not None else (view.job_key if view else None)
@@ -223,10 +227,18 @@ async def retry_incident(services: Services, key: int, body: s.RetryIn) -> s.Ret
         await services.engine.update_job_retries(job_key, body.retries)
         updated = True
     await services.engine.resolve_incident(key)
+    await audited(services, caller, "engine.incident.retry", "incident", key, {
+        "job_key": job_key or None, "retries": body.retries if updated else None,
+        "process_instance_key": view.process_instance_key if view is not None else None})
     return s.RetryOut(incident_key=key, job_key=job_key or None, retries_updated=updated, resolved=True)
 
 
-async def modify_instance(services: Services, key: int, body: s.ModifyIn) -> None:
+async def cancel_instance(services: Services, caller: Caller, key: int) -> None:
+    await services.engine.cancel_instance(key)
+    await audited(services, caller, "engine.instance.cancel", "process_instance", key)
+
+
+async def modify_instance(services: Services, caller: Caller, key: int, body: s.ModifyIn) -> None:
     """The engine names the instruction it refuses; that message is the caller's 422."""
     activate = [ActivateElement(
         element_id=a.element_id,
@@ -238,9 +250,13 @@ async def modify_instance(services: Services, key: int, body: s.ModifyIn) -> Non
         if exc.code == grpc.StatusCode.INVALID_ARGUMENT:
             raise Unprocessable(exc.detail, grpc_status=exc.grpc_status) from exc
         raise
+    # variable names, not values: the values stay in the engine, where operators with access can read them
+    await audited(services, caller, "engine.instance.modify", "process_instance", key, {
+        "terminate": list(body.terminate),
+        "activate": [{"element_id": a.element_id, "variables": sorted(a.variables or {})} for a in body.activate]})
 
 
-async def delete_definition(services: Services, key: int) -> None:
+async def delete_definition(services: Services, caller: Caller, key: int) -> None:
     """Deletes the version in the engine. The XML kept by the gateway stays: finished instances of the
     version still draw their diagram from it. The definition list hides the version once the exporter's
     view says it is deleted."""
@@ -258,9 +274,15 @@ async def delete_definition(services: Services, key: int) -> None:
             raise NotFoundProblem(f"no process definition with key {key} in the engine "
                                   f"(never deployed or already deleted): {exc.detail}") from exc
         raise
+    name = view.bpmn_process_id if view is not None else (kept.resource_id if kept is not None else None)
+    version = view.version if view is not None else (kept.version if kept is not None else None)
+    await audited(services, caller, "engine.definition.delete", "process_definition", key,
+                  {"bpmn_process_id": name, "version": version})
 
 
-async def clock(services: Services, method: str, path: str = "", body: dict[str, Any] | None = None) -> s.ClockOut:
+async def clock(services: Services, method: str, path: str = "", body: dict[str, Any] | None = None,
+                caller: Caller | None = None) -> s.ClockOut:
+    """``caller`` for the moves, which are audited; reading the clock is not."""
     if not services.dev_tools:
         raise NotFoundProblem("the engine clock can only be moved in development or demo mode "
                               "(QLY_ENV=dev or DEMO_MODE=true)")
@@ -281,4 +303,7 @@ async def clock(services: Services, method: str, path: str = "", body: dict[str,
     if refresh is not None:  # follow the move at once, not at the next background refresh
         await refresh()
     epoch = int(data["epochMilli"])
+    if caller is not None and method != "GET":
+        await audited(services, caller, f"engine.clock.{path.strip('/') or 'reset'}", "engine_clock", "clock",
+                      {**(body or {}), "epoch_milli": epoch})
     return s.ClockOut(epoch_milli=epoch, instant=datetime.fromtimestamp(epoch / 1000, UTC))

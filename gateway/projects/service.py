@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.announce import announce
+from gateway.audit import audited
 from gateway.auth.principal import Caller
 from gateway.common import local_instant, page_out
 from gateway.context import Services
@@ -113,6 +114,8 @@ async def cancel(services: Services, caller: Caller, code: str, reason: str) -> 
                                         ttl_ms=services.settings.signing_message_ttl_seconds * 1000,
                                         message_id=f"cancelled:{code}")
     await _announce_project(services, "project.cancel_requested", project, reason=reason)
+    await audited(services, caller, "project.cancel_request", "project", code,
+                  {"reason": reason, "message_name": name, "message_key": key})
     return s.SignOut(project_code=code, message_name=name, message_key=key, published=key is not None)
 
 
@@ -147,7 +150,10 @@ async def sign(services: Services, caller: Caller, code: str) -> s.SignOut:
         raise ConflictProblem(f"project {code} is cancelled: its life cycle cannot start")
     if project.process_instance_key is not None:
         raise ConflictProblem(f"project {code} already has its life-cycle instance {project.process_instance_key}")
-    return await publish_signing(services, project)
+    signed = await publish_signing(services, project)
+    await audited(services, caller, "project.sign", "project", code,
+                  {"message_name": signed.message_name, "message_key": signed.message_key})
+    return signed
 
 
 async def list_projects(services: Services, caller: Caller, f: ProjectFilter, page: PageRequest) -> dict[str, Any]:

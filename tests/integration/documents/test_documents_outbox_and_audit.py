@@ -86,3 +86,15 @@ async def test_every_change_is_audited_with_its_actor_and_no_op_writes_are_not(s
     assert (await store.audit.list(user="wang")).total == 1
     assert (await store.audit.list(period=Period(start=at(2020, 1, 1), end=at(2021, 1, 1)))).total == 0
     assert (await store.audit.list(period=Period(start=at(2024, 1, 1), end=at(2025, 1, 1)))).total == 3
+
+
+async def test_an_outside_change_is_recorded_with_its_actor_and_a_bad_actor_writes_nothing(store: DocumentStore) -> None:
+    await store.audit.record(ADMIN, "engine.instance.cancel", "process_instance", 2251799813685249,
+                             {"reason": "duplicate"})
+    (entry,) = (await store.audit.list(target_kind="process_instance", target_id=2251799813685249)).items
+    assert (entry.user, entry.role, entry.action, entry.target_id) == (ADMIN.user, ADMIN.role, "engine.instance.cancel",
+                                                                      "2251799813685249")
+    assert entry.before is None and entry.after == {"reason": "duplicate"}
+    with pytest.raises(InvalidInput):
+        await store.audit.record("someone", "engine.instance.cancel", "process_instance", 1)  # type: ignore[arg-type]
+    assert (await store.audit.list(target_kind="process_instance", target_id=1)).total == 0

@@ -107,6 +107,8 @@ async def test_instances_incidents_retry_and_cancel(api: Api) -> None:
     assert (await designer.get("/api/processes/incidents", params={"process_instance_key": key,
                                                                   "state": "resolved"})).json()["total"] == 1
     assert problem_of(await designer.post(f"/api/processes/incidents/{incident['key']}/retry"), 409)
+    # who gave the retries is on record, once (the refused second retry left nothing)
+    assert await audit_trail(api, "incident", incident["key"]) == [("engine.incident.retry", "designer", "process_designer")]
 
     other = (await designer.post("/api/processes/instances", json={"bpmn_process_id": f"work-{tag}"})).json()
     assert (await designer.post(f"/api/processes/instances/{other['process_instance_key']}/cancel")).status_code == 204
@@ -117,6 +119,8 @@ async def test_instances_incidents_retry_and_cancel(api: Api) -> None:
 
     assert await eventually(terminated)
     assert problem_of(await designer.post(f"/api/processes/instances/{other['process_instance_key']}/cancel"), 404)
+    assert await audit_trail(api, "process_instance", other["process_instance_key"]) == [
+        ("engine.instance.start", "designer", "process_designer"), ("engine.instance.cancel", "designer", "process_designer")]
     assert problem_of(await designer.get("/api/processes/instances/123"), 404)
 
     # The XML of a process deployed by another client comes from the exporter's definition view.
@@ -195,6 +199,11 @@ async def test_modify_moves_a_token_and_a_bad_instruction_changes_nothing(api: A
     assert {j["key"]: j["state"] for j in after["jobs"]}[job.key] == "CANCELED"
     assert {v["name"]: v["value"] for v in after["variables"]}["moved_by"] == "designer"
     assert after["instance"]["state"] == "active"
+    # one entry for the modification that happened, none for the refused ones; variable names, not values
+    modified = sorted((await api.services.store.audit.list(target_kind="process_instance", target_id=key)).items,
+                      key=lambda e: e.id)
+    assert [e.action for e in modified] == ["engine.instance.start", "engine.instance.modify"]
+    assert modified[1].after == {"terminate": [draft["key"]], "activate": [{"element_id": "review", "variables": ["moved_by"]}]}
 
 
 async def test_delete_a_definition_version_without_running_instances(api: Api) -> None:
@@ -223,6 +232,9 @@ async def test_delete_a_definition_version_without_running_instances(api: Api) -
     assert await eventually(all_completed)
     deleted = await designer.delete(f"/api/processes/definitions/{definition_key}")
     assert deleted.status_code == 204, deleted.text
+    # the refused deletion (instances running) left no entry; this one did
+    assert await audit_trail(api, "process_definition", definition_key) == [
+        ("engine.definition.delete", "designer", "process_designer")]
 
     async def gone() -> bool:
         listed = (await designer.get("/api/processes/definitions", params={"bpmn_process_id": process_id})).json()
@@ -273,6 +285,8 @@ async def test_the_development_clock(api: Api, exporting_engine: EngineProcess) 
     reset = await designer.delete("/api/processes/clock")
     assert abs(reset.json()["epoch_milli"] - before) < 60_000
     assert problem_of(await designer.post("/api/processes/clock/add", json={"offset_milli": "soon"}), 422)
+    assert [a for a, _, _ in await audit_trail(api, "engine_clock", "clock")] == [
+        "engine.clock.add", "engine.clock.pin", "engine.clock.reset"]
 
     production = Services(settings=api.services.settings, app=api.services.app.model_copy(update={"qly_env": "prod"}),
                           secrets=api.services.secrets, zeebe=api.services.zeebe, store=api.services.store,
@@ -283,3 +297,10 @@ async def test_the_development_clock(api: Api, exporting_engine: EngineProcess) 
         client.headers["Authorization"] = f"Bearer {await api.token('designer')}"
         assert "development or demo mode" in problem_of(await client.post(
             "/api/processes/clock/add", json={"offset_milli": 1}), 404)["detail"]
+
+
+async def audit_trail(api: Api, target_kind: str, target_id: int | str) -> list[tuple[str, str, str]]:
+    """(action, user, role) of the entries on a target, in writing order (the ids begin with the wall clock's
+    nanoseconds; the domain time ``at`` moves with the engine clock these tests move)."""
+    page = await api.services.store.audit.list(target_kind=target_kind, target_id=target_id)
+    return [(e.action, e.user, e.role) for e in sorted(page.items, key=lambda e: e.id)]

@@ -65,6 +65,8 @@ async def test_registering_a_project_publishes_the_signing_message(api: Api) -> 
     assert "already exists" in problem_of(again, 409)["detail"]
     sign = await leader.post(f"/api/projects/{NEW['project_code']}/sign")
     assert sign.status_code == 200 and sign.json()["published"] is False  # same message id, still buffered
+    audit = await services.store.audit.list(target_kind="project", target_id=NEW["project_code"])
+    assert [(e.user, e.action) for e in reversed(audit.items)] == [("leader", "project.create"), ("leader", "project.sign")]
 
 
 async def test_update_and_validation(api: Api) -> None:
