@@ -153,14 +153,12 @@ async def handle_exception(error: Exception, job: Job, controller: JobController
         metrics.job_failed(job, "kept")
         return
     if isinstance(error, ConnectionFailure):
+        # handed back by the RetryLater path below, under its own outcome label
+        error = RetryLater(f"documents store unreachable: {error}"[:500], STORE_DOWN_BACKOFF, keep_retries=True)
         metrics.job_failed(job, "store_unavailable")
-        log.warning("documents store unreachable; job handed back", error=str(error)[:300],
-                    backoff_s=STORE_DOWN_BACKOFF.total_seconds())
-        await controller._zeebe_adapter.fail_job(job_key=job.key, retries=job.retries, message=f"documents store unreachable: {error}"[:500],
-                                                 retry_back_off_ms=int(STORE_DOWN_BACKOFF.total_seconds() * 1000), variables={})
-        return
-    metrics.job_failed(job, "error_thrown" if isinstance(error, BusinessError) else
-                       "incident" if isinstance(error, PermanentFailure) else "failed")
+    else:
+        metrics.job_failed(job, "error_thrown" if isinstance(error, BusinessError) else
+                           "incident" if isinstance(error, PermanentFailure) else "failed")
     if isinstance(error, BusinessError):
         log.info("business error thrown", error_code=error.error_code, message=str(error))
         await controller.set_error_status(str(error), error_code=error.error_code)
