@@ -190,6 +190,11 @@ class Platform:
                 args.append(intent)
             return [{"key": key, "intent": i, "value": json.loads(value)} for key, i, value in db.execute(sql, args)]
 
+    def instances_of(self, bpmn_process_id: str) -> dict[int, dict[str, Any]]:
+        """Every process instance of ``bpmn_process_id`` the engine started: key -> its activation record value."""
+        return {r["key"]: r["value"] for r in self.records("PROCESS_INSTANCE", "ELEMENT_ACTIVATED")
+                if r["value"].get("bpmnElementType") == "PROCESS" and r["value"]["bpmnProcessId"] == bpmn_process_id}
+
     def head(self) -> int:
         with contextlib.closing(sqlite3.connect(f"file:{self.engine_db}?mode=ro", uri=True, timeout=30)) as db:
             return int(db.execute("SELECT max(position) FROM records").fetchone()[0] or 0)
@@ -331,8 +336,7 @@ async def check_invariants(platform: Platform, store: DocumentStore, reporters: 
     assert set(problems) == attempted, (sorted(attempted - set(problems))[:10], sorted(set(problems) - attempted)[:10])
 
     # one problem-handling instance per problem (the message id is the problem id)
-    instances = {r["key"]: r["value"] for r in platform.records("PROCESS_INSTANCE", "ELEMENT_ACTIVATED")
-                 if r["value"].get("bpmnElementType") == "PROCESS" and r["value"]["bpmnProcessId"] == "problem-handling"}
+    instances = platform.instances_of("problem-handling")
     problem_of: dict[int, str] = {}
     for record in platform.records("VARIABLE", "CREATED"):
         value = record["value"]

@@ -116,7 +116,7 @@ async def test_redis_stopped_and_started_under_load(platform: Platform, store: D
         figures = await check_invariants(platform, store, reporters)
         # the follower reconnects every half second: give it the exporter's last batch
         for _ in range(60):
-            if set(started_instances(follower.events)) == _instances(platform):
+            if set(started_instances(follower.events)) == set(platform.instances_of("problem-handling")):
                 break
             await asyncio.sleep(0.5)
     finally:
@@ -130,15 +130,11 @@ async def test_redis_stopped_and_started_under_load(platform: Platform, store: D
     assert follower.connections >= 2, "the stream ended with Redis and was opened again"
     assert len(follower.events) > events_while_down
     started = started_instances(follower.events)
-    assert set(started) == _instances(platform), (len(started), len(_instances(platform)))
+    instances = set(platform.instances_of("problem-handling"))
+    assert set(started) == instances, (len(started), len(instances))
     assert set(started.values()) == {1}, started.most_common(3)
     ids = [event_id for event_id, _, _ in follower.events]
     assert len(ids) == len(set(ids)), "no event delivered twice"
-
-
-def _instances(platform: Platform) -> set[int]:
-    return {r["key"] for r in platform.records("PROCESS_INSTANCE", "ELEMENT_ACTIVATED")
-            if r["value"].get("bpmnElementType") == "PROCESS" and r["value"]["bpmnProcessId"] == "problem-handling"}
 
 
 async def test_documents_store_unreachable_for_a_while(mongo_platform: Platform, mongo: Nx27017) -> None:
