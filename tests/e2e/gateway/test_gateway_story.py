@@ -27,7 +27,7 @@ from shared.clock import EngineClock, to_display
 from shared.documents import open_store
 from shared.events import EventBus, connect_redis
 from shared.settings import AppSettings, SecretSettings, ZeebeSettings
-from tests.fixtures.engine import EngineProcess
+from tests.fixtures.engine import EngineProcess, eventually, started_engine
 from tests.integration.gateway.support import served, sign
 from tests.integration.workers.harness import Platform
 
@@ -41,15 +41,11 @@ STALLED = "2025-320812-34-03-100002"
 
 
 @pytest.fixture
-def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[EngineProcess]:
+def engine(tmp_path: Path) -> Iterator[EngineProcess]:
     """The engine with its documents exporter on the workers' file, as `make run` has it, so the instance
     views behind the project's diagram are filled."""
-    monkeypatch.setenv("EXPORTER_DOCUMENTS_URL", f"sqlite:///{tmp_path / 'documents.sqlite3'}")
-    process = EngineProcess(tmp_path / "engine").start()
-    try:
+    with started_engine(tmp_path / "engine", exporters={"documents": f"sqlite:///{tmp_path / 'documents.sqlite3'}"}) as process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture
@@ -242,11 +238,12 @@ async def test_the_story_through_the_api(platform: Platform, gateway: str) -> No
 
 async def exported_diagram(person: Person, code: str, *, until: str, within: float = 30.0) -> dict[str, Any]:
     """The project's diagram once the documents exporter has caught up with ``until`` completing."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
+
+    async def shown() -> dict[str, Any] | None:
         response = await person.client.get(f"/api/projects/{code}/diagram", headers=person.headers)
-        if response.status_code == 200 and until in response.json()["marks"]["completed"]:
-            return response.json()
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"the diagram of {code} never showed {until} completed: {response.text[:500]}")
-        await asyncio.sleep(0.2)
+        found = response.json() if response.status_code == 200 else None
+        return found if found and until in found["marks"]["completed"] else None
+
+    diagram = await eventually(shown, timeout=within, interval=0.2)
+    assert diagram, f"the diagram of {code} never showed {until} completed"
+    return dict(diagram)

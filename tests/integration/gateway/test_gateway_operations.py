@@ -17,7 +17,7 @@ from pyzeebe.proto import gateway_pb2 as pb
 from gateway.app import create_app
 from gateway.context import Services
 from gateway.settings import GatewaySettings
-from tests.fixtures.engine import EngineProcess
+from tests.fixtures.engine import EngineProcess, started_engine
 from tests.integration.gateway.conftest import open_services
 from tests.integration.gateway.support import (
     Api,
@@ -31,14 +31,10 @@ from tests.integration.gateway.support import (
 
 
 @pytest.fixture
-def exporting_engine(tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[EngineProcess]:
-    monkeypatch.setenv("EXPORTER_DOCUMENTS_URL", f"sqlite:///{tmp_path / 'documents.sqlite3'}")
-    monkeypatch.setenv("EXPORTER_REDIS_URL", redis_url)
-    process = EngineProcess(tmp_path / "engine").start()
-    try:
+def exporting_engine(tmp_path: Path, redis_url: str) -> Iterator[EngineProcess]:
+    with started_engine(tmp_path / "engine", exporters={
+            "documents": f"sqlite:///{tmp_path / 'documents.sqlite3'}", "redis": redis_url}) as process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture
