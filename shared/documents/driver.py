@@ -167,7 +167,7 @@ class Driver(ABC):
 
         In key order (no ``sort``) each batch starts after the last key seen, so it costs the same at the end of
         a large scan as at its start: with skip/limit, SQLite sorts every match again for each batch when
-        another index serves the conditions (1.8 s instead of 0.14 s for 10,000 projects by stage)."""
+        another index serves the conditions (9,700 projects by stage: 1.58 s with skip/limit, 0.42 s by key)."""
         if not sort:
             after: list[Condition] = []
             while True:
