@@ -21,12 +21,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import multiprocessing as mp
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -117,36 +120,47 @@ def _client_process(address: str, count: int, concurrency: int, rate: float, res
     results.put((elapsed, latencies))
 
 
-def run(label: str, *, tuned: bool, instances: int, concurrency: int, rate: float = 0) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        engine = EngineProcess(Path(tmp) / "engine", clock_controlled=False, sync="FULL").start()
-        try:
-            from tests.engine.support import RawGateway
+@contextlib.contextmanager
+def bench_stack(data_dir: Path, *, tuned: bool, warmup: int = 200) -> Iterator[tuple[EngineProcess, Any]]:
+    """The engine (FULL sync, real clock) with MODEL deployed and a worker process, ``warmup`` instances already
+    run through; yields the engine and ``measure(instances, concurrency, rate) -> (seconds, latencies)``."""
+    from tests.engine.support import RawGateway
 
-            async def deploy() -> None:
-                gateway = RawGateway(engine.address)
-                await gateway.deploy(("bench.bpmn", MODEL))
-                await gateway.close()
+    engine = EngineProcess(data_dir, clock_controlled=False, sync="FULL").start()
+    try:
+        async def deploy() -> None:
+            gateway = RawGateway(engine.address)
+            await gateway.deploy(("bench.bpmn", MODEL))
+            await gateway.close()
 
-            asyncio.run(deploy())
-            ctx = mp.get_context("spawn")
-            ready, stop, results = ctx.Event(), ctx.Event(), ctx.Queue()
-            worker = ctx.Process(target=_worker_process, args=(engine.address, tuned, ready, stop))
-            worker.start()
-            ready.wait(30)
-            warmup = ctx.Process(target=_client_process, args=(engine.address, min(200, instances), 20, 0, results))
-            warmup.start()
-            results.get()
-            warmup.join()
-            client = ctx.Process(target=_client_process,
-                                 args=(engine.address, instances, concurrency, rate, results))
+        asyncio.run(deploy())
+        ctx = mp.get_context("spawn")
+        ready, stop, results = ctx.Event(), ctx.Event(), ctx.Queue()
+        worker = ctx.Process(target=_worker_process, args=(engine.address, tuned, ready, stop))
+        worker.start()
+        ready.wait(30)
+
+        def measure(instances: int, concurrency: int, rate: float) -> tuple[float, list[float]]:
+            client = ctx.Process(target=_client_process, args=(engine.address, instances, concurrency, rate, results))
             client.start()
             elapsed, latencies = results.get()
             client.join()
+            return elapsed, latencies
+
+        measure(warmup, 20, 0)
+        try:
+            yield engine, measure
+        finally:
             stop.set()
             worker.join(10)
-        finally:
-            engine.stop()
+    finally:
+        engine.stop()
+
+
+def run(label: str, *, tuned: bool, instances: int, concurrency: int, rate: float = 0) -> dict:
+    with tempfile.TemporaryDirectory() as tmp, \
+            bench_stack(Path(tmp) / "engine", tuned=tuned, warmup=min(200, instances)) as (_, measure):
+        elapsed, latencies = measure(instances, concurrency, rate)
     latencies.sort()
     figures = {
         "label": label,

@@ -48,29 +48,12 @@ def _exporters(documents: str | None, redis: str | None) -> None:
 def _measured_run(label: str, instances: int, concurrency: int, rate: float, tmp: Path) -> dict:
     """bench_engine's tuned run, plus the CPU the engine and its exporter process spent on the measured part
     (wall-clock throughput swings with whatever else the machine runs; CPU per instance hardly does)."""
-    import multiprocessing as mp
 
     import psutil
 
-    from load.bench_engine import _client_process, _worker_process
+    from load.bench_engine import bench_stack
 
-    engine = EngineProcess(tmp / f"engine-{time.monotonic_ns()}", clock_controlled=False, sync="FULL").start()
-    try:
-        async def deploy() -> None:
-            gateway = RawGateway(engine.address)
-            await gateway.deploy(("bench.bpmn", MODEL))
-            await gateway.close()
-
-        asyncio.run(deploy())
-        ctx = mp.get_context("spawn")
-        ready, stop, results = ctx.Event(), ctx.Event(), ctx.Queue()
-        worker = ctx.Process(target=_worker_process, args=(engine.address, True, ready, stop))
-        worker.start()
-        ready.wait(30)
-        warmup = ctx.Process(target=_client_process, args=(engine.address, 200, 20, 0, results))
-        warmup.start()
-        results.get()
-        warmup.join()
+    with bench_stack(tmp / f"engine-{time.monotonic_ns()}", tuned=True) as (engine, measure):
         assert engine.process is not None
         process = psutil.Process(engine.process.pid)
 
@@ -79,17 +62,10 @@ def _measured_run(label: str, instances: int, concurrency: int, rate: float, tmp
             return sum(process.cpu_times()[:2]), exporters
 
         engine_before, exporters_before = cpu()
-        client = ctx.Process(target=_client_process, args=(engine.address, instances, concurrency, rate, results))
-        client.start()
-        elapsed, latencies = results.get()
-        client.join()
+        elapsed, latencies = measure(instances, concurrency, rate)
         engine_after, exporters_after = cpu()
         lag = _lag(engine)
         caught_up = _catch_up(engine) if lag else 0.0
-        stop.set()
-        worker.join(10)
-    finally:
-        engine.stop()
     latencies.sort()
     figures = {
         "label": label, "per_second": len(latencies) / elapsed,
