@@ -41,8 +41,7 @@ from tests.integration.gateway.support import (
     form_json,
     inbox_task,
     review_process,
-    seed_people,
-    seed_projects,
+    seed_store,
     service_process,
     snapshot,
 )
@@ -291,15 +290,7 @@ async def test_random_signed_bodies_never_break_the_gateway(
 
 @pytest.fixture(scope="module")
 def seeded(stack: Stack) -> None:
-    async def seed() -> None:
-        store = await open_store(stack.documents)
-        try:
-            await seed_people(store)
-            await seed_projects(store)
-        finally:
-            await store.close()
-
-    asyncio.run(seed())
+    seed_store(stack.documents)
 
 
 async def open_task(stack: Stack, store: DocumentStore, client: httpx.AsyncClient) -> tuple[int, int, str]:

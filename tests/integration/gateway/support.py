@@ -19,7 +19,7 @@ from argon2 import PasswordHasher
 from gateway.app import create_app
 from gateway.auth.passwords import hash_password
 from gateway.context import Services
-from shared.documents import DocumentStore
+from shared.documents import DocumentStore, open_store
 from shared.documents.models import Actor, County, Investor, ProjectData, Role, Unit, UnitKind, User
 from shared.documents.store import COLLECTIONS
 from shared.processes import free_port, stop_process, wait_until_ready
@@ -78,6 +78,18 @@ async def seed_projects(store: DocumentStore) -> None:
     await store.projects.upsert(project("P-QJP-1", investor_user_ids=["investor"]), actor=SEED)
     await store.projects.upsert(project("P-QJP-2"), actor=SEED)
     await store.projects.upsert(project("P-HA-1", "320803", investor_user_ids=["investor2"]), actor=SEED)
+
+
+def seed_store(documents_url: str) -> None:
+    """The people and projects of the gateway tests, into the store at ``documents_url`` (outside a running loop:
+    for module fixtures that start the gateway as its own process)."""
+
+    async def seed() -> None:
+        async with await open_store(documents_url) as store:
+            await seed_people(store)
+            await seed_projects(store)
+
+    asyncio.run(seed())
 
 
 @dataclass

@@ -5,7 +5,6 @@ the role check; a bounded number of examples per operation keeps the run short."
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,11 +22,10 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from gateway.auth.tokens import TokenService
-from shared.documents import open_store
 from shared.redis_server import RedisServer
 from tests.fixtures.engine import EngineProcess
 from tests.integration.gateway.conftest import INGEST_SECRETS
-from tests.integration.gateway.support import GatewayProcess, seed_people, seed_projects
+from tests.integration.gateway.support import GatewayProcess, seed_store
 from tests.integration.gateway.test_gateway_access import CASES
 
 JWT_SECRET = "schemathesis-jwt-secret-0123456789abcdef"
@@ -40,16 +38,7 @@ ALLOWED = {(c.method, c.path): sorted(c.allowed) for c in CASES}
 def running_gateway(tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer) -> Iterator[GatewayProcess]:
     base = tmp_path_factory.mktemp("schemathesis")
     documents_url = f"sqlite:///{base / 'documents.sqlite3'}"
-
-    async def seed() -> None:
-        store = await open_store(documents_url)
-        try:
-            await seed_people(store)
-            await seed_projects(store)
-        finally:
-            await store.close()
-
-    asyncio.run(seed())
+    seed_store(documents_url)
     engine = EngineProcess(base / "engine")  # its own engine: the clock endpoints move it at random
     gateway = GatewayProcess(engine_address=engine.address, management_url=engine.management_url,
                              documents_url=documents_url, redis_url=redis_server.url.rsplit("/", 1)[0] + "/7",
